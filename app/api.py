@@ -1,0 +1,653 @@
+"""The HTTP API for ML teams and scripts (FastAPI), served beside the dashboard.
+
+Run it with ``python -m app.api`` (``SYNTHGEN_API_HOST``/``SYNTHGEN_API_PORT``, default
+``127.0.0.1:8000``) or ``uvicorn --factory app.api:create_app``. OpenAPI: ``/openapi.json``.
+
+Authentication
+--------------
+* Release endpoints (``/api/v1/releases...``) take a personal API token only:
+  ``Authorization: Bearer sgt_...``. API tokens are *read-only release* credentials: they list,
+  describe and download releases and nothing else.
+* Token management (``/api/v1/tokens``) takes the account's user name and password (HTTP Basic),
+  never an API token: presenting a token there is refused with 403 ``insufficient_scope``, so a
+  leaked token cannot mint or extend itself.
+
+Every call goes through :class:`app.core.services.Platform`, which re-reads the user, authorizes
+through the matrix and writes the audit log (every download is one ``download`` entry). Refused
+authentications (missing, malformed, unknown, expired or revoked token; disabled account; wrong
+scope) are written to the audit log here as ``api_auth`` entries.
+
+Errors
+------
+Every error is JSON ``{"error": {"code": ..., "message": ...}}``: 400 bad input, 401 not
+authenticated, 403 authenticated but not allowed, 404 no such release *or a release the caller may
+not see* (unapproved, revoked, or of a dataset they do not belong to: its existence is not
+revealed), 422 malformed request, 500 internal error (no details). A caller who can see a release
+but may not download it (e.g. a data owner and a revoked release, an admin who is not a data
+consumer) gets 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO, Iterator, Literal
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.authz import PermissionDeniedError
+from app.core.config import Settings
+from app.core.releases import DOWNLOADABLE, IllegalTransitionError
+from app.core.services import Actor, AuthenticationError, NotFoundError, Platform, ReleaseInfo
+from synthgen.errors import InvalidInputError, SynthgenError
+
+__all__ = ["create_app", "serve", "API_PREFIX"]
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+CHUNK_BYTES = 1 << 20  # streamed downloads: 1 MiB at a time
+MAX_ID = 2**31 - 1
+MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, stable code and one-line message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. not_found, invalid_token")
+    message: str = Field(description="one line, meant for people")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+_BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="synthgen", error="invalid_token"'}
+_STATUS_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
+                 415: "unsupported_media_type", 422: "invalid_request", 500: "internal_error"}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(AuthenticationError)
+    async def _auth_error(request: Request, exc: AuthenticationError) -> JSONResponse:
+        return _error(401, "unauthenticated", str(exc), _BEARER_CHALLENGE)
+
+    @app.exception_handler(PermissionDeniedError)
+    async def _denied(request: Request, exc: PermissionDeniedError) -> JSONResponse:
+        return _error(403, "forbidden", str(exc))
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(IllegalTransitionError)
+    async def _conflict(request: Request, exc: IllegalTransitionError) -> JSONResponse:
+        return _error(409, "conflict", str(exc))
+
+    @app.exception_handler(SynthgenError)
+    async def _bad_input(request: Request, exc: SynthgenError) -> JSONResponse:
+        return _error(400, "bad_request", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return _error(422, "invalid_request", "; ".join(parts)[:500] or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return _error(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), detail,
+                      dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "internal error; the operator can find details in the server log")
+
+
+class _SecurityHeaders:
+    """Pure ASGI middleware (does not buffer streamed bodies): nosniff and no framing."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for name, value in ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                                    (b"referrer-policy", b"no-referrer")):
+                    if name not in names:
+                        headers.append((name, value))
+                if b"cache-control" not in names and not scope["path"].endswith("/download"):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# --------------------------------------------------------------------------------------------
+# Response models
+# --------------------------------------------------------------------------------------------
+
+
+class ReleaseOut(BaseModel):
+    id: int
+    dataset_id: int
+    dataset: str
+    state: str
+    synthesizer: str
+    dp: bool
+    epsilon: float | None
+    delta: float | None
+    rho: float | None
+    rows: int | None
+    target: str | None
+    verdict: str | None
+    approver: str | None
+    override: bool
+    created_at: datetime
+    updated_at: datetime
+    files: dict[str, str] = Field(description="public file name -> SHA-256 of its content")
+    downloadable: bool
+
+
+class ReleaseList(BaseModel):
+    releases: list[ReleaseOut]
+
+
+class CardOut(BaseModel):
+    release: ReleaseOut
+    privacy: dict[str, Any]
+    card_html: str = Field(description="the ML-team release card (HTML), as rendered in the dashboard")
+
+
+class TokenCreate(BaseModel):
+    ttl_days: float = Field(30.0, ge=0.001, le=365, description="lifetime in days (at most 365)")
+
+
+class TokenOut(BaseModel):
+    id: int
+    prefix: str
+    user: str
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool
+    token: str | None = Field(None, description="the secret: only in the answer to its creation, shown once")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+def _release_out(r: ReleaseInfo) -> ReleaseOut:
+    return ReleaseOut(id=r.id, dataset_id=r.dataset_id, dataset=r.dataset_name, state=r.state,
+                      synthesizer=r.synthesizer, dp=r.dp, epsilon=r.epsilon, delta=r.delta, rho=r.rho, rows=r.rows,
+                      target=r.target, verdict=r.verdict, approver=r.approver, override=r.override,
+                      created_at=r.created_at, updated_at=r.updated_at, files=dict(r.artifacts),
+                      downloadable=r.state in DOWNLOADABLE)
+
+
+def _token_out(t) -> TokenOut:
+    return TokenOut(id=t.id, prefix=t.prefix, user=t.user, created_at=t.created_at, expires_at=t.expires_at,
+                    revoked=t.revoked, token=t.token)
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication
+# --------------------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="apiToken",
+                     description="Personal API token (sgt_...): read-only access to releases.")
+_basic = HTTPBasic(auto_error=False, scheme_name="password",
+                   description="User name and password; only for managing one's API tokens.")
+
+
+def _platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+def _token_prefix(token: str) -> str:
+    from app.core.identity import API_TOKEN_DISPLAY_CHARS, looks_like_api_token
+
+    return token[:API_TOKEN_DISPLAY_CHARS] if looks_like_api_token(token) else "malformed"
+
+
+def _why_token_failed(platform: Platform, token: str) -> tuple[str, str]:
+    """(actor name, reason) of a refused token, for the audit log only (never sent back)."""
+    from sqlalchemy import select
+
+    from app.core import identity
+    from app.core.store import ApiToken, User, transaction
+
+    if not identity.looks_like_api_token(token):
+        return "anonymous", "malformed"
+    try:
+        with transaction(platform._factory) as s:
+            row = s.execute(select(ApiToken).where(ApiToken.token_hash == identity.hash_token(token))).scalar_one_or_none()
+            if row is None:
+                return "anonymous", "unknown"
+            user = s.get(User, row.user_id)
+            name = user.username if user else "anonymous"
+            if row.revoked_at is not None:
+                return name, "revoked"
+            if row.expires_at <= platform.now():
+                return name, "expired"
+            if user is None or user.disabled:
+                return name, "account_disabled"
+            return name, "other"
+    except Exception:  # noqa: BLE001 - the audit detail is best effort; the refusal is not
+        return "anonymous", "unknown"
+
+
+def _audit_refusal(platform: Platform, request: Request, *, actor: str, outcome: str, target: str,
+                   reason: str) -> None:
+    try:
+        platform.record(actor=actor, action="api_auth", outcome=outcome, target=target,
+                        details={"reason": reason, "method": request.method, "path": request.url.path[:200]})
+    except Exception:  # noqa: BLE001 - never turn a refusal into a 500
+        log.exception("could not audit a refused API request")
+
+
+def _release_scope_actor(request: Request,
+                         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
+    """The actor of a valid API token (release endpoints); 401 + audit entry otherwise."""
+    platform = _platform(request)
+    header = request.headers.get("authorization", "")
+    if credentials is None:
+        scheme = header.split(" ", 1)[0].lower() if header else ""
+        reason = "password_not_accepted" if scheme == "basic" else ("missing" if not header else "malformed")
+        _audit_refusal(platform, request, actor="anonymous", outcome="denied", target="api_token:none", reason=reason)
+        message = ("release endpoints take an API token, not a password: send 'Authorization: Bearer sgt_...'"
+                   if scheme == "basic" else "an API token is required: send 'Authorization: Bearer sgt_...'")
+        raise ApiError(401, "unauthenticated", message, _BEARER_CHALLENGE)
+    token = credentials.credentials
+    try:
+        return platform.actor_for_api_token(token)
+    except AuthenticationError:
+        name, reason = _why_token_failed(platform, token)
+        _audit_refusal(platform, request, actor=name, outcome="denied", target=f"api_token:{_token_prefix(token)}",
+                       reason=reason)
+        raise ApiError(401, "invalid_token", "API token is not valid (unknown, revoked or expired)",
+                       _BEARER_CHALLENGE) from None
+
+
+def _password_actor(request: Request, basic: HTTPBasicCredentials | None = Depends(_basic)) -> tuple[Actor, str]:
+    """(actor, session token) from HTTP Basic credentials; API tokens are refused (scope)."""
+    platform = _platform(request)
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        try:
+            name = platform.actor_for_api_token(token).username
+        except AuthenticationError:
+            name = _why_token_failed(platform, token)[0]
+        _audit_refusal(platform, request, actor=name, outcome="denied", target=f"api_token:{_token_prefix(token)}",
+                       reason="insufficient_scope")
+        raise ApiError(403, "insufficient_scope",
+                       "API tokens only give read-only access to releases; managing tokens needs the account's "
+                       "user name and password")
+    if basic is None:
+        _audit_refusal(platform, request, actor="anonymous", outcome="denied", target="user:unknown",
+                       reason="missing")
+        raise ApiError(401, "unauthenticated", "user name and password are required (HTTP Basic)",
+                       {"WWW-Authenticate": 'Basic realm="synthgen"'})
+    try:
+        session = platform.login(basic.username, basic.password)  # audits login ok/failed itself
+    except AuthenticationError as exc:
+        raise ApiError(401, "unauthenticated", str(exc), {"WWW-Authenticate": 'Basic realm="synthgen"'}) from None
+    return session.actor, session.token
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming an encrypted artifact
+# --------------------------------------------------------------------------------------------
+#
+# SERVICE-LAYER GAP: Platform.download() decrypts the whole artifact into memory (several
+# copies of a 100 MB table). Until the service offers a streaming method, this adapter does
+# what download() does (same _op: re-read user, authorize download_approved, one "download"
+# audit entry with format and SHA-256) but returns an open file instead of bytes, and decrypts
+# AES-GCM incrementally. The ciphertext's recorded SHA-256 is checked *before* the first byte is
+# sent; the GCM tag and the plaintext SHA-256 are checked at the end (a mismatch aborts the
+# response, so the client never gets a complete, wrong file).
+
+
+class ArtifactIntegrityError(SynthgenError):
+    """A stored artifact does not match its recorded checksum or fails authentication."""
+
+
+@dataclass
+class _ArtifactStream:
+    fh: BinaryIO
+    data_key: bytes
+    aad: bytes
+    cipher_sha256: str
+    sha256: str
+    size: int
+    filename: str
+    media_type: str
+    release_id: int
+    actor: str
+    fmt: str
+
+
+def _open_artifact(platform: Platform, actor: Actor, release_id: int, fmt: str) -> _ArtifactStream:
+    from app.core import crypto
+    from app.core.bundle import FORMAT_FILES, download_name
+    from app.core.store import Dataset
+
+    name, _media = FORMAT_FILES[fmt]
+    with platform._op(actor, "download", f"release:{release_id}") as op:
+        rel = platform._downloadable(op, release_id)
+        meta = platform._artifacts(rel).get(name)
+        if meta is None or not meta.get("public"):
+            raise NotFoundError(f"release {rel.id} has no {fmt} file")
+        ds = op.session.get(Dataset, rel.dataset_id)
+        data_key = platform.data_key(ds)
+        fh = open(platform._path(meta["path"]), "rb")  # noqa: SIM115 - closed by the stream
+        op.on_rollback.append(fh.close)
+        op.details.update(format=fmt, sha256=meta["sha256"], via="api", streamed=True)
+        stream = _ArtifactStream(fh=fh, data_key=data_key, aad=crypto._aad(str(ds.id), meta["purpose"]),
+                                 cipher_sha256=meta["cipher_sha256"], sha256=meta["sha256"], size=int(meta["size"]),
+                                 filename=download_name(rel.id, fmt), media_type=MEDIA[fmt], release_id=rel.id,
+                                 actor=op.actor_name, fmt=fmt)
+    return stream
+
+
+def _check_ciphertext(st: _ArtifactStream) -> tuple[bytes, int, int]:
+    """Hash the stored ciphertext (bounded memory); return (nonce, tag, ciphertext length)."""
+    from app.core import crypto
+
+    st.fh.seek(0, os.SEEK_END)
+    total = st.fh.tell()
+    overhead = crypto._CT_HEADER + crypto.NONCE_BYTES + crypto.TAG_BYTES
+    if total - overhead != st.size:
+        raise ArtifactIntegrityError(f"artifact of release {st.release_id} has the wrong length")
+    st.fh.seek(0)
+    digest = hashlib.sha256()
+    while block := st.fh.read(CHUNK_BYTES):
+        digest.update(block)
+    if digest.hexdigest() != st.cipher_sha256:
+        raise ArtifactIntegrityError(f"artifact of release {st.release_id} does not match its recorded SHA-256")
+    st.fh.seek(0)
+    head = st.fh.read(crypto._CT_HEADER + crypto.NONCE_BYTES)
+    if head[0] != crypto._CT_VERSION:
+        raise ArtifactIntegrityError(f"artifact of release {st.release_id} has an unknown format version")
+    st.fh.seek(total - crypto.TAG_BYTES)
+    tag = st.fh.read(crypto.TAG_BYTES)
+    st.fh.seek(len(head))
+    return head[crypto._CT_HEADER:], tag, st.size
+
+
+def _plaintext_chunks(platform: Platform, st: _ArtifactStream, nonce: bytes, tag: bytes, length: int) -> Iterator[bytes]:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    try:
+        decryptor = Cipher(algorithms.AES(st.data_key), modes.GCM(nonce, tag)).decryptor()
+        decryptor.authenticate_additional_data(st.aad)
+        digest = hashlib.sha256()
+        remaining = length
+        while remaining > 0:
+            block = st.fh.read(min(CHUNK_BYTES, remaining))
+            if not block:
+                raise ArtifactIntegrityError(f"artifact of release {st.release_id} was truncated while streaming")
+            remaining -= len(block)
+            out = decryptor.update(block)
+            digest.update(out)
+            yield out
+        try:
+            decryptor.finalize()
+        except InvalidTag:
+            raise ArtifactIntegrityError(f"artifact of release {st.release_id} failed authentication") from None
+        if digest.hexdigest() != st.sha256:
+            raise ArtifactIntegrityError(f"artifact of release {st.release_id} does not match its manifest SHA-256")
+    except ArtifactIntegrityError:
+        platform.record(actor=st.actor, action="download", outcome="failed", target=f"release:{st.release_id}",
+                        details={"error": "ArtifactIntegrityError", "format": st.fmt, "release_id": st.release_id})
+        raise
+    finally:
+        st.fh.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The application
+# --------------------------------------------------------------------------------------------
+
+_ERRORS = {
+    401: {"model": ErrorBody, "description": "missing, malformed, unknown, expired or revoked credentials"},
+    403: {"model": ErrorBody, "description": "authenticated, but not allowed"},
+    404: {"model": ErrorBody, "description": "no such release, or one the caller may not see"},
+    422: {"model": ErrorBody, "description": "malformed request"},
+}
+ReleaseId = Path(..., ge=1, le=MAX_ID, description="release id")
+
+
+def _visible(platform: Platform, actor: Actor, release_id: int) -> ReleaseInfo | None:
+    """The release if the caller may see it (no audit entry, never raises for lack of rights)."""
+    for r in platform.list_releases(actor):
+        if r.id == release_id:
+            return r
+    return None
+
+
+def _hide_invisible(platform: Platform, actor: Actor, release_id: int, exc: SynthgenError) -> ApiError:
+    """404 for releases the caller may not see (do not reveal they exist), 403 otherwise."""
+    seen = _visible(platform, actor, release_id)
+    if seen is None:
+        return ApiError(404, "not_found", f"release {release_id} does not exist or is not visible to you")
+    if isinstance(exc, NotFoundError):
+        return ApiError(404, "not_found", str(exc))
+    if seen.state not in DOWNLOADABLE:
+        return ApiError(403, "forbidden", f"release {release_id} is {seen.state!r}: only approved or published "
+                                          "releases can be downloaded")
+    return ApiError(403, "forbidden", str(exc))
+
+
+def _checked(platform: Platform, actor: Actor, release_id: int, fn):
+    try:
+        return fn()
+    except (PermissionDeniedError, NotFoundError) as exc:
+        raise _hide_invisible(platform, actor, release_id, exc) from None
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    """The API application. Opens a :class:`Platform` from ``settings`` (default: the
+    environment) unless one is given (then the caller keeps ownership of it)."""
+    owned = platform is None
+    if platform is None:
+        platform = Platform.open(settings or Settings.from_env())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if owned:
+            platform.close()
+
+    app = FastAPI(title="synthgen API", version="1",
+                  description="Approved differentially-private synthetic releases for ML teams. "
+                              "Errors are JSON {\"error\": {\"code\", \"message\"}}.",
+                  lifespan=lifespan)
+    app.state.platform = platform
+    _install_error_handlers(app)
+    app.add_middleware(_SecurityHeaders)
+
+    @app.get("/health", response_model=Health, tags=["meta"])
+    @app.get(f"{API_PREFIX}/health", response_model=Health, tags=["meta"], include_in_schema=False)
+    def health() -> Health:
+        return Health(status="ok")
+
+    @app.get(f"{API_PREFIX}/releases", response_model=ReleaseList, responses=_ERRORS, tags=["releases"])
+    def list_releases(request: Request, actor: Actor = Depends(_release_scope_actor),
+                      dataset: str | None = Query(None, max_length=200, description="dataset name"),
+                      state: list[Literal["approved", "published", "draft", "running", "failed", "evaluated",
+                                          "rejected", "revoked"]] | None = Query(None),
+                      ) -> ReleaseList:
+        """Releases visible to the caller (an ML engineer only ever sees approved or published ones)."""
+        found = _platform(request).list_releases(actor, states=tuple(state) if state else None)
+        if dataset is not None:
+            found = [r for r in found if r.dataset_name == dataset]
+        return ReleaseList(releases=[_release_out(r) for r in found])
+
+    @app.get(f"{API_PREFIX}/releases/latest", response_model=ReleaseOut, responses=_ERRORS, tags=["releases"])
+    def latest_release(request: Request, dataset: str = Query(..., min_length=1, max_length=200),
+                       actor: Actor = Depends(_release_scope_actor)) -> ReleaseOut:
+        """The newest approved or published release of ``dataset`` visible to the caller."""
+        found = [r for r in _platform(request).list_releases(actor, states=DOWNLOADABLE) if r.dataset_name == dataset]
+        if not found:
+            raise ApiError(404, "not_found", f"no approved release of dataset {dataset[:80]!r} is visible to you")
+        return _release_out(max(found, key=lambda r: r.id))
+
+    @app.get(f"{API_PREFIX}/releases/{{release_id}}", response_model=ReleaseOut, responses=_ERRORS,
+             tags=["releases"])
+    def get_release(request: Request, release_id: int = ReleaseId,
+                    actor: Actor = Depends(_release_scope_actor)) -> ReleaseOut:
+        p = _platform(request)
+        return _release_out(_checked(p, actor, release_id, lambda: p.get_release(actor, release_id)))
+
+    @app.get(f"{API_PREFIX}/releases/{{release_id}}/card", response_model=CardOut, responses=_ERRORS,
+             tags=["releases"])
+    def get_card(request: Request, release_id: int = ReleaseId,
+                 actor: Actor = Depends(_release_scope_actor)) -> CardOut:
+        """The ML-team release card (no real-side statistics)."""
+        p = _platform(request)
+        html = _checked(p, actor, release_id, lambda: p.get_release_card(actor, release_id, audience="ml"))
+        rel = p.get_release(actor, release_id)
+        privacy = {"dp": rel.dp, "epsilon": rel.epsilon, "delta": rel.delta, "rho": rel.rho,
+                   "accounting": "zCDP" if rel.dp else "none: NOT differentially private"}
+        return CardOut(release=_release_out(rel), privacy=privacy, card_html=html)
+
+    @app.get(f"{API_PREFIX}/releases/{{release_id}}/manifest", responses=_ERRORS, tags=["releases"],
+             response_model=dict[str, Any])
+    def get_manifest(request: Request, release_id: int = ReleaseId,
+                     actor: Actor = Depends(_release_scope_actor)) -> dict[str, Any]:
+        """SHA-256 and size of every file, schema, synthesizer, ε/δ/ρ, versions, approval (audited)."""
+        p = _platform(request)
+        return _checked(p, actor, release_id, lambda: p.manifest(actor, release_id))
+
+    @app.get(f"{API_PREFIX}/releases/{{release_id}}/download", tags=["releases"], response_class=StreamingResponse,
+             responses={200: {"description": "the synthetic table, streamed",
+                              "content": {MEDIA["csv"]: {"schema": {"type": "string"}},
+                                          MEDIA["parquet"]: {"schema": {"type": "string", "format": "binary"}}},
+                              "headers": {"ETag": {"schema": {"type": "string"},
+                                                   "description": "quoted SHA-256 of the body"},
+                                          "X-Checksum-SHA256": {"schema": {"type": "string"}}}},
+                        500: {"model": ErrorBody, "description": "a stored file failed its integrity check"},
+                        **_ERRORS})
+    def download(request: Request, release_id: int = ReleaseId,
+                 format: Literal["csv", "parquet"] = Query("parquet", description="csv or parquet"),
+                 actor: Actor = Depends(_release_scope_actor)):
+        """The synthetic table of an approved/published release. Audited. The body's SHA-256 is in
+        ``ETag``, ``X-Checksum-SHA256`` and the manifest."""
+        p = _platform(request)
+        st = _checked(p, actor, release_id, lambda: _open_artifact(p, actor, release_id, format))
+        try:
+            nonce, tag, length = _check_ciphertext(st)
+        except ArtifactIntegrityError as exc:
+            st.fh.close()
+            p.record(actor=st.actor, action="download", outcome="failed", target=f"release:{release_id}",
+                     details={"error": "ArtifactIntegrityError", "format": format, "release_id": release_id})
+            raise ApiError(500, "integrity_error", str(exc)) from None
+        headers = {"ETag": f'"{st.sha256}"', "X-Checksum-SHA256": st.sha256, "Content-Length": str(st.size),
+                   "Content-Disposition": f'attachment; filename="{st.filename}"'}
+        return StreamingResponse(_plaintext_chunks(p, st, nonce, tag, length), media_type=st.media_type,
+                                 headers=headers)
+
+    # -- tokens (password only) ----------------------------------------------------------------
+    _pw_errors = {401: _ERRORS[401], 403: _ERRORS[403], 422: _ERRORS[422]}
+
+    @app.post(f"{API_PREFIX}/tokens", response_model=TokenOut, status_code=201, responses=_pw_errors,
+              tags=["tokens"])
+    def create_token(request: Request, body: TokenCreate | None = None,
+                     who: tuple[Actor, str] = Depends(_password_actor)) -> TokenOut:
+        """Create a personal API token (returned once). Needs user name and password."""
+        p = _platform(request)
+        actor, session = who
+        try:
+            ttl = timedelta(days=(body or TokenCreate()).ttl_days)
+            return _token_out(p.create_api_token(actor, ttl))
+        finally:
+            p.logout(session)
+
+    @app.get(f"{API_PREFIX}/tokens", response_model=TokenList, responses=_pw_errors, tags=["tokens"])
+    def list_tokens(request: Request, who: tuple[Actor, str] = Depends(_password_actor)) -> TokenList:
+        p = _platform(request)
+        actor, session = who
+        try:
+            return TokenList(tokens=[_token_out(t) for t in p.list_api_tokens(actor)])
+        finally:
+            p.logout(session)
+
+    @app.delete(f"{API_PREFIX}/tokens/{{token_id}}", status_code=204, responses={**_pw_errors, 404: _ERRORS[404]},
+                tags=["tokens"])
+    def revoke_token(request: Request, token_id: int = Path(..., ge=1, le=MAX_ID),
+                     who: tuple[Actor, str] = Depends(_password_actor)) -> None:
+        """Revoke one of your tokens (admins: anyone's). Idempotent."""
+        p = _platform(request)
+        actor, session = who
+        try:
+            p.revoke_api_token(actor, token_id)
+        finally:
+            p.logout(session)
+
+    return app
+
+
+def serve(host: str | None = None, port: int | None = None, settings: Settings | None = None,
+          platform: Platform | None = None) -> None:
+    """Run the API with uvicorn (blocking). Defaults: SYNTHGEN_API_HOST or 127.0.0.1,
+    SYNTHGEN_API_PORT or 8000."""
+    import uvicorn
+
+    host = host or os.environ.get("SYNTHGEN_API_HOST") or "127.0.0.1"
+    port = int(port or os.environ.get("SYNTHGEN_API_PORT") or 8000)
+    uvicorn.run(create_app(settings, platform=platform), host=host, port=port, log_level="warning",
+                server_header=False)
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,125 @@
+"""Per-session state of the dashboard: who is signed in, and the shared Platform.
+
+Rules (the dashboard is multi-user; Streamlit caches are shared by every session):
+
+* The only thing cached across sessions is the :class:`~app.core.services.Platform` object
+  (``st.cache_resource``). It holds an engine, the master key and the audit key, but **no private
+  data and nothing per user**; every one of its methods re-reads and re-authorizes the actor.
+  It is keyed by the settings (data dir, database URL, key dir), so tests with different data
+  directories never share one.
+* ``st.cache_data`` is never used: a cached table, schema draft, card or list would be served to
+  whichever user asks next.
+* The session token lives in ``st.session_state`` (one browser session). On *every* rerun the
+  page calls :func:`current_actor`, which asks ``platform.actor_for_session(token)``: a disabled
+  account, an ended session or a role change applies on the very next interaction.
+* Anything per-user kept between reruns (a schema draft being edited, a freshly created API
+  token shown once) lives in ``st.session_state`` under keys prefixed ``u:``, which
+  :func:`logout` clears.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, TypeVar
+
+import streamlit as st
+
+from app.core.config import Settings
+from app.core.services import Actor, AuthenticationError, Platform
+from synthgen.errors import SynthgenError
+
+TOKEN_KEY = "session_token"
+USER_PREFIX = "u:"
+T = TypeVar("T")
+
+ROLE_LABELS = {
+    "admin": "Administrator",
+    "data_owner": "Data owner",
+    "privacy_officer": "Privacy officer",
+    "ml_engineer": "ML engineer",
+}
+
+
+@st.cache_resource(show_spinner=False)
+def _platform_for(data_dir: str, database_url: str, key_dir: str) -> Platform:
+    # Shared across sessions on purpose: the Platform holds no private or per-user data.
+    return Platform.open(Settings.from_env())
+
+
+def platform() -> Platform:
+    """The process-wide Platform for the current environment's settings."""
+    s = Settings.from_env()
+    return _platform_for(str(s.data_dir), s.database_url, str(s.key_dir))
+
+
+def current_actor() -> Actor | None:
+    """Re-resolve the session token (every rerun). None when not signed in or the session ended."""
+    token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        return None
+    try:
+        return platform().actor_for_session(token)
+    except AuthenticationError as exc:
+        _clear_user_state()
+        st.session_state["login_notice"] = f"You were signed out: {exc}."
+        return None
+
+
+def require_actor() -> Actor:
+    """For page scripts: the signed-in actor, or stop the page."""
+    actor = current_actor()
+    if actor is None:
+        st.warning("Please sign in.")
+        st.stop()
+    return actor
+
+
+def token() -> str | None:
+    return st.session_state.get(TOKEN_KEY)
+
+
+def login(username: str, password: str) -> Actor:
+    info = platform().login(username, password)
+    _clear_user_state()
+    st.session_state[TOKEN_KEY] = info.token
+    return info.actor
+
+
+def logout() -> None:
+    tok = st.session_state.get(TOKEN_KEY)
+    if tok:
+        try:
+            platform().logout(tok)
+        except SynthgenError:
+            pass
+    _clear_user_state()
+
+
+def _clear_user_state() -> None:
+    for key in list(st.session_state.keys()):
+        if key == TOKEN_KEY or str(key).startswith(USER_PREFIX):
+            del st.session_state[key]
+
+
+def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run one service call; show a SynthgenError as a plain message (never a traceback)."""
+    try:
+        return fn(*args, **kwargs)
+    except SynthgenError as exc:
+        st.error(str(exc))
+        return None
+
+
+def user_key(*parts: Any) -> str:
+    """A session_state key for per-user data (cleared at logout)."""
+    return USER_PREFIX + ":".join(str(p) for p in parts)
+
+
+def fmt_eps(eps: float | None, delta: float | None) -> str:
+    if eps is None:
+        return "no formal privacy (not differentially private)"
+    return f"ε = {eps:.3g} at δ = {delta:.0e}"
+
+
+def demo_mode() -> bool:
+    return os.environ.get("SYNTHGEN_DEMO", "") == "1"

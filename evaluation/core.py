@@ -1,0 +1,367 @@
+"""``evaluate``: the one pure entry point that turns (real, synthetic, control) into a report.
+
+Rules (all documented here so that the report can cite them):
+
+* **Columns.** Identifier columns are excluded from every metric. Every schema column must be in
+  every table and no table may have a column the schema lacks (else :class:`EvaluationError`
+  naming the table and the column). Columns with at most one distinct value over all three tables
+  (constant or all-missing) are kept for the marginals but left out of the associations and the
+  attacks, where they carry no information; the report lists them in ``notes``.
+* **Sizes.** Every table needs at least :data:`MIN_ROWS` rows (a clear error otherwise). A control
+  table below :data:`MIN_CONTROL_ROWS` rows is reported as *insufficient control*: the risk
+  metrics are still computed but flagged, so they are ``inconclusive``.
+* **Overlap.** ``control`` must be held out from the training table ``real``. Two checks:
+  (1) when both frames carry a non-default index (e.g. a ``DataFrame.sample`` split), a label present
+  in both whose row is identical in both is a leaked row: refused; (2) on content, let ``o`` be the
+  share of control rows that occur verbatim in ``real`` and ``d`` the share of ``real`` rows that
+  occur more than once in ``real`` (natural duplication, e.g. 52 rows of Adult); under a correct
+  split ``o`` is about ``d``, so the evaluation is refused when ``o > 2·d + 0.01``.
+* **Subsampling.** Tables above :data:`MAX_ROWS` rows are subsampled uniformly without
+  replacement (from ``rng``) to :data:`MAX_ROWS`; the report's ``sampling`` section gives the sizes
+  used. Attack confidence intervals depend on the number of attacks, not on table size, so they
+  are unchanged, but the singling-out population becomes the subsample; marginal and DCR
+  estimates gain sampling noise of order ``sqrt(1/n_used)``, reported as ``tvd_noise_scale``.
+* **Reproducibility.** All randomness comes from ``rng`` (seeds for anonymeter, models and
+  subsamples are drawn from it in a fixed order), so equal inputs and equal ``rng`` state give an
+  identical report apart from ``timings``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from evaluation import risk as R
+from evaluation import utility as U
+from evaluation.errors import EvaluationError
+from evaluation.policy import Policy, default_policy, judge
+from evaluation.report import EvaluationReport, Metric, combine_verdicts
+from synthgen.encoding import check_columns_present
+from synthgen.errors import SchemaError
+from synthgen.schema import Column, Schema
+
+MIN_ROWS = 50
+MIN_CONTROL_ROWS = 500
+MAX_ROWS = 100_000
+DEFAULT_N_ATTACKS = 1000
+WORST_MARGINAL_FIGURES = 4
+
+Progress = Callable[[float, str], None]
+
+
+def _check_table(name: str, frame: Any, schema: Schema) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise EvaluationError(f"{name} must be a pandas DataFrame, not {type(frame).__name__}")
+    try:
+        check_columns_present(frame, schema)
+    except SchemaError as exc:
+        raise EvaluationError(f"{name}: {exc} (tables and schema must match)") from None
+    if len(frame) < MIN_ROWS:
+        raise EvaluationError(f"{name} ({len(frame)} rows) must have at least {MIN_ROWS} rows")
+
+
+def check_overlap(real: pd.DataFrame, control: pd.DataFrame, columns: list[Column]) -> dict:
+    """Refuse a control table that shares rows with the training table (see module docstring)."""
+    default = lambda f: isinstance(f.index, pd.RangeIndex) and f.index.start == 0 and f.index.step == 1
+    if not default(real) and not default(control):
+        shared = real.index.intersection(control.index)
+        if len(shared):
+            shared = shared[:10_000]
+            same = R.row_keys(real.loc[shared], columns) == R.row_keys(control.loc[shared], columns)
+            if same.any():
+                label = shared[int(np.argmax(same))]
+                raise EvaluationError(
+                    f"control row with index label {label!r} is also a training row; control must be "
+                    "held out before the synthesizer is fitted"
+                )
+    real_keys = R.row_keys(real, columns)
+    control_keys = R.row_keys(control, columns)
+    _, inverse, counts = np.unique(real_keys, return_inverse=True, return_counts=True)
+    d = float((counts[inverse] > 1).mean())
+    o = float(np.isin(control_keys, real_keys).mean())
+    limit = 2 * d + 0.01
+    if o > limit:
+        raise EvaluationError(
+            f"control overlaps the training table: {o:.1%} of control rows are training rows "
+            f"(at most {limit:.1%} allowed, given {d:.2%} duplicate rows within the training table); "
+            "control must be held out before the synthesizer is fitted"
+        )
+    return {"control_in_train_share": o, "train_duplicate_share": d, "limit": limit}
+
+
+def _privacy_metric(privacy: dict | None) -> tuple[Metric, dict | None]:
+    if privacy is None:
+        return Metric("epsilon", None, group="privacy", real_side=False,
+                      description="ε spent by the synthesizer (its DP accounting)",
+                      details={"flags": ["no DP accounting supplied (privacy=None)"]}), None
+    if not isinstance(privacy, dict):
+        raise EvaluationError(f"privacy must be a dict with epsilon/delta/rho, not {type(privacy).__name__}")
+    allowed = {"epsilon", "delta", "rho", "total_epsilon", "total_rho", "conversion", "mechanism"}
+    unknown = sorted(set(privacy) - allowed)
+    if unknown:
+        raise EvaluationError(f"privacy: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    p = dict(privacy)
+    for key in ("epsilon", "delta", "rho", "total_epsilon", "total_rho"):
+        v = p.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+            raise EvaluationError(f"privacy.{key} ({v!r}) must be a non-negative finite number")
+    if p.get("epsilon") is None and p.get("rho") is not None and p.get("delta"):
+        from synthgen.budget import CONVERSION, PrivacyBudget
+
+        p["epsilon"] = PrivacyBudget(float(p["rho"])).epsilon(float(p["delta"]))
+        p.setdefault("conversion", CONVERSION)
+    if p.get("total_epsilon") is not None and p.get("epsilon") is not None:
+        p["remaining_epsilon"] = max(0.0, float(p["total_epsilon"]) - float(p["epsilon"]))
+    if p.get("total_rho") is not None and p.get("rho") is not None:
+        p["remaining_rho"] = max(0.0, float(p["total_rho"]) - float(p["rho"]))
+    flags = [] if p.get("epsilon") is not None else ["privacy has neither epsilon nor rho with delta"]
+    return Metric("epsilon", p.get("epsilon"), group="privacy", real_side=False,
+                  description="ε spent by the synthesizer (its DP accounting)", details={"flags": flags}), p
+
+
+def evaluate(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    control: pd.DataFrame,
+    schema: Schema,
+    *,
+    rng: np.random.Generator,
+    policy: Policy | None = None,
+    target: str | None = None,
+    privacy: dict | None = None,
+    n_attacks: int = DEFAULT_N_ATTACKS,
+    progress: Progress | None = None,
+) -> EvaluationReport:
+    """Evaluate ``synthetic`` against its training table ``real`` and the held-out ``control``.
+
+    Pure: reads only its arguments (``rng`` is advanced). See the module docstring for the rules.
+    """
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    say = progress or (lambda fraction, message: None)
+
+    def stage(name: str, t0: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 3)
+        return now
+
+    if not isinstance(rng, np.random.Generator):
+        raise EvaluationError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
+    if not isinstance(schema, Schema):
+        raise EvaluationError(f"schema must be a synthgen Schema, not {type(schema).__name__}")
+    if isinstance(n_attacks, bool) or not isinstance(n_attacks, int) or n_attacks < 10:
+        raise EvaluationError(f"n_attacks ({n_attacks!r}) must be an integer of at least 10")
+    policy = policy or default_policy()
+    if not isinstance(policy, Policy):
+        raise EvaluationError(f"policy must be a Policy (see load_policy), not {type(policy).__name__}")
+    for name, frame in (("real", real), ("synthetic", synthetic), ("control", control)):
+        _check_table(name, frame, schema)
+    columns = schema.synthesized_columns
+    target_col = None
+    if target is not None:
+        if target not in schema.names:
+            raise EvaluationError(f"target ({target!r}) is not a column of the schema")
+        target_col = schema.column(target)
+        if target_col.role == "identifier":
+            raise EvaluationError(f"target ({target!r}) is an identifier column; identifiers are never evaluated")
+        if len(columns) < 2:
+            raise EvaluationError(f"target ({target!r}) needs at least one other non-identifier column as a feature")
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=16)]
+    notes: list[str] = []
+
+    # -- subsampling ------------------------------------------------------------------------
+    sampling: dict[str, Any] = {"max_rows": MAX_ROWS}
+    tables = {}
+    for i, (name, frame) in enumerate((("real", real), ("synthetic", synthetic), ("control", control))):
+        n = len(frame)
+        if n > MAX_ROWS:
+            pick = np.sort(np.random.default_rng(seeds[i]).choice(n, size=MAX_ROWS, replace=False))
+            frame = frame.iloc[pick]
+            notes.append(f"{name} subsampled from {n} to {MAX_ROWS} rows (uniform, without replacement)")
+        tables[name] = frame
+        sampling[name] = {"rows": n, "used": len(frame)}
+    real, synthetic, control = tables["real"], tables["synthetic"], tables["control"]
+    sampling["tvd_noise_scale"] = float(math.sqrt(1 / len(real) + 1 / len(synthetic)))
+    say(0.02, "checking inputs")
+    t = time.perf_counter()
+    sampling["overlap"] = check_overlap(real, control, columns)
+    insufficient = len(control) < MIN_CONTROL_ROWS
+    if insufficient:
+        notes.append(f"insufficient control: control ({len(control)} rows) must have at least {MIN_CONTROL_ROWS} rows for conclusive risk metrics")
+
+    # degenerate columns (at most one distinct value over the three tables)
+    keys_all = {}
+    degenerate = []
+    for col in columns:
+        vals = pd.concat([real[col.name], synthetic[col.name], control[col.name]], ignore_index=True)
+        if vals.nunique(dropna=False) <= 1:
+            degenerate.append(col.name)
+    if degenerate:
+        notes.append("constant or all-missing columns left out of associations and attacks: " + ", ".join(map(repr, degenerate)))
+    informative = [c for c in columns if c.name not in degenerate]
+    t = stage("checks", t)
+
+    metrics: list[Metric] = []
+    figures: dict[str, Any] = {}
+    names = [c.name for c in columns]
+
+    # -- utility: marginals ----------------------------------------------------------------
+    say(0.05, "utility: marginals")
+    cr, cs = U.code_table(real, columns), U.code_table(synthetic, columns)
+    tvds = U.marginal_tvds(cr, cs, max_order=min(3, len(columns)))
+    worst_overall = []
+    for order, rows in tvds.items():
+        vals = np.array([v for _, v in rows])
+        ranked = sorted(rows, key=lambda r: (-r[1], r[0]))
+        worst = ranked[:U.WORST_K]
+        worst_overall.extend((order, idx, v) for idx, v in worst)
+        metrics.append(Metric(f"tvd_{order}way_mean", float(vals.mean()), group="utility",
+                              description=f"mean total-variation distance over all {len(rows)} {order}-way marginals",
+                              details={"n_marginals": len(rows)}))
+        metrics.append(Metric(f"tvd_{order}way_worst10", float(np.mean([v for _, v in worst])), group="utility",
+                              description=f"mean TVD of the {len(worst)} worst {order}-way marginals",
+                              details={"worst": [{"columns": [names[i] for i in idx], "tvd": v} for idx, v in worst]}))
+    figures["marginals"] = [
+        U.marginal_figure(cr, cs, idx, names) | {"tvd": v}
+        for order in (1, 2) if order in tvds
+        for idx, v in sorted(tvds[order], key=lambda r: (-r[1], r[0]))[:WORST_MARGINAL_FIGURES]
+    ]
+    t = stage("marginals", t)
+
+    # -- utility: associations ---------------------------------------------------------------
+    say(0.12, "utility: associations")
+    if len(informative) >= 2:
+        keep = [columns.index(c) for c in informative]
+        sub_r = U.Coded(cr.codes[:, keep], tuple(cr.cards[i] for i in keep), tuple(cr.labels[i] for i in keep))
+        sub_s = U.Coded(cs.codes[:, keep], tuple(cs.cards[i] for i in keep), tuple(cs.labels[i] for i in keep))
+        ar = U.association_matrix(real, sub_r, informative)
+        asy = U.association_matrix(synthetic, sub_s, informative)
+        diff = np.abs(ar - asy)
+        iu = np.triu_indices(len(informative), 1)
+        metrics.append(Metric("association_diff_mean", float(diff[iu].mean()), group="utility",
+                              description="mean |association(real) − association(synthetic)| over column pairs (Pearson / Cramér's V)"))
+        metrics.append(Metric("association_diff_max", float(diff[iu].max()), group="utility",
+                              description="largest association difference over column pairs"))
+        figures["association"] = {"columns": [c.name for c in informative], "real": ar.tolist(),
+                                  "synthetic": asy.tolist(), "difference": (asy - ar).tolist()}
+    t = stage("associations", t)
+
+    # -- utility: TSTR ----------------------------------------------------------------------------
+    if target_col is not None:
+        say(0.18, "utility: train-on-synthetic / test-on-real")
+        feats = [c for c in informative if c.name != target_col.name] or [c for c in columns if c.name != target_col.name]
+        res = U.tstr(real, synthetic, control, feats, target_col, seeds[3])
+        for score, (s_val, r_val) in res["scores"].items():
+            ratio = None if s_val is None or r_val is None or r_val <= 0 else s_val / r_val
+            flags = list(res["flags"])
+            if r_val is not None and r_val <= 0:
+                flags.append(f"TRTR {score} ({r_val:.3g}) is not positive; the ratio is undefined")
+            metrics.append(Metric(f"tstr_{score}_ratio", ratio, group="utility",
+                                  description=f"TSTR {score} / TRTR {score} for target {target_col.name!r} (HistGradientBoosting, tested on control)",
+                                  details={"tstr": s_val, "trtr": r_val, "task": res["task"], "target": target_col.name,
+                                           "train_rows": res["rows"], "test_rows": res["test_rows"], "flags": flags}))
+        t = stage("tstr", t)
+
+    # -- utility: SDMetrics --------------------------------------------------------------------------
+    say(0.25, "utility: SDMetrics quality score")
+    try:
+        q = U.sdmetrics_quality(real, synthetic, informative or columns, seeds[4])
+        metrics.append(Metric("sdmetrics_quality", q["score"], group="utility",
+                              description="SDMetrics QualityReport overall score (column shapes and pair trends)",
+                              details={"properties": q["properties"], "rows_used": q["rows"]}))
+    except Exception as exc:  # SDMetrics can fail on degenerate tables; record it, do not crash
+        metrics.append(Metric("sdmetrics_quality", None, group="utility",
+                              description="SDMetrics QualityReport overall score",
+                              details={"flags": [f"SDMetrics failed: {type(exc).__name__}: {exc}"[:300]]}))
+    t = stage("sdmetrics", t)
+
+    # -- risk: anonymeter -------------------------------------------------------------------------------
+    control_flags = [notes[-1]] if insufficient else []
+    if informative:
+        at_tr = R.attack_frame(real, informative)
+        at_sy = R.attack_frame(synthetic, informative)
+        at_co = R.attack_frame(control, informative)
+        code_of = {c.name: f"c{i}" for i, c in enumerate(informative)}
+        n_eff = int(min(n_attacks, len(control), len(real)))
+        sampling["n_attacks"] = n_eff
+        for k, mode in enumerate(("univariate", "multivariate")):
+            say(0.30 + 0.15 * k, f"risk: singling out ({mode})")
+            res = R.singling_out(at_tr, at_sy, at_co, mode, n_eff, seeds[5 + k])
+            res["details"]["flags"] = control_flags + res["details"]["flags"]
+            metrics.append(Metric(f"singling_out_{mode}", res["value"], res["interval"], group="risk",
+                                  description=f"anonymeter singling-out risk ({mode})", details=res["details"]))
+            t = stage(f"singling_out_{mode}", t)
+        say(0.60, "risk: linkability")
+        card = {c.name: c.cardinality for c in informative}
+        half0, half1 = R.linkability_columns(informative, card)
+        if half0 and half1:
+            res = R.linkability(at_tr, at_sy, at_co, ([f"c{columns_i}" for columns_i in half0], [f"c{i}" for i in half1]), n_eff, seeds[7])
+            res["details"]["flags"] = control_flags + res["details"]["flags"]
+            res["details"]["aux_columns"] = [[informative[i].name for i in half0], [informative[i].name for i in half1]]
+            metrics.append(Metric("linkability", res["value"], res["interval"], group="risk",
+                                  description="anonymeter linkability risk (auxiliary columns split in two datasets)", details=res["details"]))
+        else:
+            metrics.append(Metric("linkability", None, group="risk", description="anonymeter linkability risk",
+                                  details={"flags": ["linkability needs at least two quasi-identifier or attribute columns"]}))
+        t = stage("linkability", t)
+        secrets = [c for c in informative if c.role == "sensitive"]
+        for j, secret in enumerate(secrets):
+            say(0.70 + 0.1 * j / max(len(secrets), 1), f"risk: inference ({secret.name})")
+            aux = [c for c in informative if c.role == "quasi_identifier"]
+            if not aux:
+                aux = [c for c in informative if c.role == "attribute"]
+            if not aux:
+                metrics.append(Metric(f"inference:{secret.name}", None, group="risk", description="anonymeter inference risk",
+                                      details={"flags": ["no quasi-identifier or attribute column to use as auxiliary information"]}))
+                continue
+            res = R.inference(at_tr, at_sy, at_co, [code_of[c.name] for c in aux], code_of[secret.name],
+                              secret.kind in ("numeric", "datetime"), n_eff, seeds[8] + j)
+            res["details"]["flags"] = control_flags + res["details"]["flags"]
+            res["details"]["aux_columns"] = [c.name for c in aux]
+            res["details"]["secret"] = secret.name
+            metrics.append(Metric(f"inference:{secret.name}", res["value"], res["interval"], group="risk",
+                                  description=f"anonymeter inference risk with {secret.name!r} as the secret", details=res["details"]))
+        t = stage("inference", t)
+    else:
+        notes.append("no informative column: anonymeter attacks skipped")
+
+    # -- risk: DCR, exact copies -----------------------------------------------------------------------
+    say(0.85, "risk: distance to closest record")
+    d = R.dcr(real, synthetic, control, informative or columns, np.random.default_rng(seeds[6 + 8]))
+    sampling["dcr"] = {"synthetic_rows": d["synthetic_rows"], "reference_rows": d["reference_rows"]}
+    metrics.append(Metric("dcr_share", d["share"], d["interval"], group="risk",
+                          description="share of synthetic rows closer to a training row than to a control row (ideal 0.5)",
+                          details={k: v for k, v in d.items() if k not in ("share", "interval")} | {"flags": list(control_flags)}))
+    metrics.append(Metric("nndr_train_mean", d["nndr_train_mean"], group="risk",
+                          description="mean nearest-neighbour distance ratio of synthetic rows to training rows (control reference in details)",
+                          details={"nndr_control_mean": d["nndr_control_mean"], "nndr_train_p05": d["nndr_train_p05"], "nndr_control_p05": d["nndr_control_p05"]}))
+    ec = R.exact_copies(R.row_keys(real, columns), R.row_keys(synthetic, columns), R.row_keys(control, columns))
+    metrics.append(Metric("exact_copy_rate", ec["rate"], group="risk",
+                          description="share of synthetic rows that are verbatim training rows",
+                          details={"count": ec["count"], "control_in_train_rate": ec["control_in_train_rate"]}))
+    t = stage("dcr", t)
+
+    # -- privacy + verdicts ------------------------------------------------------------------------------
+    pmetric, privacy_out = _privacy_metric(privacy)
+    metrics.insert(0, pmetric)
+    judged = tuple(judge(m, policy) for m in metrics)
+    overall = combine_verdicts([m.verdict for m in judged])
+    timings["total"] = round(time.perf_counter() - t_start, 3)
+    say(1.0, "done")
+    inputs = {
+        "schema": {"name": schema.name, "fingerprint": schema.fingerprint()},
+        "columns": names,
+        "identifier_columns": schema.with_role("identifier"),
+        "target": target,
+        "synthetic": {"rows": int(len(tables["synthetic"])), "columns": names},
+        "real_rows": int(sampling["real"]["rows"]),
+        "control_rows": int(sampling["control"]["rows"]),
+    }
+    return EvaluationReport(
+        metrics=judged, overall_verdict=overall, policy=policy.to_dict(), privacy=privacy_out,
+        sampling=sampling, figures=figures, notes=tuple(notes), inputs=inputs, timings=timings,
+    )

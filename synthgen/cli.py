@@ -1,0 +1,226 @@
+"""The ``synthgen`` command line.
+
+Errors are one line on stderr. Exit codes: 0 success, 2 bad input (including an exhausted
+budget), 3 not authorised, 1 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from synthgen.errors import InvalidInputError, SynthgenError
+
+EXIT_BAD_INPUT = 2
+EXIT_FORBIDDEN = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors with exit code 2 and one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def _progress_bar(description: str) -> tuple[Callable[[float, str], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=description, unit="%", file=sys.stderr, bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+
+    def update(fraction: float, message: str) -> None:
+        target = int(max(0.0, min(1.0, fraction)) * 100)
+        if target > bar.n:
+            bar.update(target - bar.n)
+        bar.set_postfix_str(message[:60])
+
+    return update, bar.close
+
+
+def _positive_float(name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} ({text!r}) must be a number") from None
+
+    return parse
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_schema_draft(args: argparse.Namespace) -> int:
+    from synthgen.draft import draft_schema
+    from synthgen.io import read_table
+
+    frame = read_table(args.data)
+    schema = draft_schema(frame, name=args.name or Path(args.data).stem, bins=args.bins)
+    schema.save(args.output)
+    print(
+        f"wrote {args.output}: DRAFT derived from the private table (owner-only, never ship it). "
+        "Review categories, bounds and cuts, then set derived_from_private_data to false.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_schema_check(args: argparse.Namespace) -> int:
+    from synthgen.schema import Schema
+
+    schema = Schema.load(args.schema)
+    if args.data:
+        from synthgen.encoding import encode
+        from synthgen.io import read_table
+
+        encode(read_table(args.data), schema, strict=True)
+    cells = schema.domain_size()
+    print(f"{args.schema}: {len(schema.columns)} columns, {len(schema.synthesized_columns)} synthesized, domain {cells:.3g} cells: ok")
+    return 0
+
+
+def _budget_from_args(args: argparse.Namespace, dp: bool):
+    from synthgen.budget import PrivacyBudget
+
+    if not dp:
+        if args.epsilon is not None or args.rho is not None:
+            raise InvalidInputError(f"--epsilon/--rho must not be given for {args.synthesizer}: it is not differentially private")
+        return None
+    if args.rho is not None and args.epsilon is not None:
+        raise InvalidInputError("give either --epsilon (with --delta) or --rho, not both")
+    if args.rho is not None:
+        return PrivacyBudget.from_rho(args.rho)
+    if args.epsilon is None:
+        raise InvalidInputError(f"--epsilon (or --rho) is required for the DP synthesizer {args.synthesizer}")
+    return PrivacyBudget.from_epsilon(args.epsilon, args.delta)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from synthgen.io import read_table
+    from synthgen.schema import Schema
+    from synthgen.synthesizers import check_fit_inputs, config_by_name, fit
+
+    config = config_by_name(args.synthesizer)
+    budget = _budget_from_args(args, config.dp)
+    schema = Schema.load(args.schema)
+    if not str(args.output).endswith(".zip") and config.dp:
+        raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
+    check_fit_inputs(schema, config, budget)  # before the private table is read
+    frame = read_table(args.data)
+    if args.strict:
+        from synthgen.encoding import encode
+
+        encode(frame, schema, strict=True)
+    update, close = _progress_bar(f"fit {config.name}")
+    try:
+        model = fit(frame, schema, config, budget, progress=update)
+    finally:
+        close()
+    if not config.dp:
+        raise InvalidInputError(f"{config.name} is a non-DP baseline and cannot be saved without pickle; use it from Python")
+    model.save(args.output)
+    spent = model.info["budget"]["rho"]
+    shown = f"epsilon {budget.epsilon(args.delta):.4g} at delta {args.delta:g}, " if args.epsilon is not None else ""
+    print(f"wrote {args.output}: {config.name} spent {shown}rho {spent:.6g}", file=sys.stderr)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from synthgen.io import write_table
+    from synthgen.model import FittedModel, check_rows
+
+    if args.rows is not None:
+        check_rows(args.rows)
+    if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
+        raise InvalidInputError(f"output ({args.output}) must end in .csv or .parquet")
+    model = FittedModel.load(args.model)
+    rng = np.random.default_rng(args.seed)
+    frame = model.sample(args.rows, rng=rng)
+    write_table(frame, args.output)
+    print(f"wrote {args.output}: {len(frame):,} synthetic rows", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from app.core.worker import main as worker_main
+
+    return int(worker_main(args.worker_args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="synthgen", description="Differentially-private synthetic data: draft schemas, fit, sample, evaluate.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    schema = sub.add_parser("schema", help="draft or check a schema")
+    schema_sub = schema.add_subparsers(dest="schema_command", required=True, parser_class=_Parser)
+    draft = schema_sub.add_parser("draft", help="draft a schema from the private table (owner-only; review before use)")
+    draft.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
+    draft.add_argument("-o", "--output", required=True, help="schema JSON to write")
+    draft.add_argument("--name", help="table name (default: file name)")
+    draft.add_argument("--bins", type=int, default=16, help="quantile bins per numeric column (default 16)")
+    draft.set_defaults(handler=cmd_schema_draft)
+    check = schema_sub.add_parser("check", help="validate a schema, optionally against a table (strict)")
+    check.add_argument("schema")
+    check.add_argument("--data", help="also check that every value of this table fits the schema")
+    check.set_defaults(handler=cmd_schema_check)
+
+    fit = sub.add_parser("fit", help="fit a synthesizer and save the model")
+    fit.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
+    fit.add_argument("--schema", required=True, help="reviewed schema JSON")
+    fit.add_argument("--synthesizer", choices=["mst", "aim", "gaussian_copula", "ctgan"], default="mst")
+    fit.add_argument("--epsilon", type=_positive_float("epsilon"), help="privacy loss epsilon (with --delta)")
+    fit.add_argument("--delta", type=_positive_float("delta"), default=1e-9, help="delta (default 1e-9)")
+    fit.add_argument("--rho", type=_positive_float("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")
+    fit.add_argument("--strict", action="store_true", help="refuse values outside the schema instead of clipping/leaving them out")
+    fit.add_argument("-o", "--output", required=True, help="model file to write (.zip)")
+    fit.set_defaults(handler=cmd_fit)
+
+    sample = sub.add_parser("sample", help="sample synthetic rows from a saved model (spends no budget)")
+    sample.add_argument("model", help="model file written by 'synthgen fit'")
+    sample.add_argument("--rows", type=int, help="number of rows (default: the DP estimate of the table size)")
+    sample.add_argument("--seed", type=int, help="seed of the (non-DP) sampling randomness, for reproducible output")
+    sample.add_argument("-o", "--output", required=True, help="output .csv or .parquet")
+    sample.set_defaults(handler=cmd_sample)
+
+    worker = sub.add_parser("worker", help="run the platform's job worker")
+    worker.add_argument("worker_args", nargs=argparse.REMAINDER)
+    worker.set_defaults(handler=cmd_worker)
+
+    for register in _extensions():
+        register(sub)
+    return parser
+
+
+def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Subcommands contributed by the other packages (evaluation, app), when installed."""
+    registers = []
+    for module_name in ("evaluation.cli", "app.cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ImportError:
+            continue
+        if hasattr(module, "register"):
+            registers.append(module.register)
+    return registers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except SynthgenError as exc:
+        code = EXIT_FORBIDDEN if exc.__class__.__name__ in ("PermissionDeniedError", "SelfApprovalError", "AuthenticationError") else EXIT_BAD_INPUT
+        print(f"error: {exc}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

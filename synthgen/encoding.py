@@ -1,0 +1,236 @@
+"""Encode a table into the integer codes a marginal model works on, and decode codes back.
+
+Encoding is a row-by-row map driven only by the public schema: each row is encoded without
+looking at any other row. A row-wise map is 1-stable (neighbouring tables stay neighbouring),
+so applying it before a DP measurement costs no privacy and leaks nothing by itself.
+
+Values that do not fit the schema are handled by one fixed rule (``coerce``), never by an error
+that would reveal their existence to someone who is not allowed to see the data:
+
+* numbers outside ``[lower, upper]`` (±inf included) are clipped to the nearest bound;
+* a missing value (empty, NaN, None) or an unknown category becomes the column's ``<missing>``
+  value when the column is nullable; otherwise the row is left out of the measurement.
+
+Leaving a row out is also a row-wise operation (a filter), so it keeps the same privacy unit.
+``strict`` mode instead raises on the first such value; it is for the data owner's own CLI runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from synthgen.errors import InvalidInputError, SchemaError
+from synthgen.schema import GRANULARITIES, Column, Schema, normalise_category
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+class SchemaViolation(InvalidInputError):
+    """A value of the table lies outside the declared schema (strict mode only)."""
+
+
+@dataclass(frozen=True)
+class EncodedTable:
+    """Integer codes of the synthesized columns (one ``int64`` array each, all of equal length)."""
+
+    codes: dict[str, np.ndarray]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.codes)
+
+
+def check_columns_present(frame: pd.DataFrame, schema: Schema) -> None:
+    """The table must have every synthesized column of the schema (identifier columns may be
+    absent, as in released synthetic tables); extra columns are an error, because a column the
+    schema does not describe would otherwise be silently ignored."""
+    table_cols = [str(c) for c in frame.columns]
+    missing = [c.name for c in schema.synthesized_columns if c.name not in table_cols]
+    if missing:
+        raise SchemaError(f"the table has no column {missing[0]!r} declared in the schema")
+    extra = [n for n in table_cols if n not in schema.names]
+    if extra:
+        raise SchemaError(f"unknown column {extra[0]!r}: it is in the table but not in the schema")
+
+
+def _encode_categorical(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    lookup = {normalise_category(c): i for i, c in enumerate(col.categories or ())}
+    missing_code = len(lookup) if col.nullable else -1
+    norm = values.map(normalise_category, na_action=None)
+    codes = np.fromiter((lookup.get(v, -2) if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
+    valid = codes >= 0
+    codes = np.where(valid, codes, missing_code)
+    return codes, valid
+
+
+def _encode_boolean(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    def one(v) -> int:
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+            return -3
+        if isinstance(v, (bool, np.bool_)):
+            return int(bool(v))
+        text = str(v).strip().lower()
+        if text in _TRUE:
+            return 1
+        if text in _FALSE:
+            return 0
+        if text == "":
+            return -3
+        return -2
+
+    codes = np.fromiter((one(v) for v in values), dtype=np.int64, count=len(values))
+    valid = codes >= 0
+    return np.where(valid, codes, 2 if col.nullable else -1), valid
+
+
+def _to_seconds(values: pd.Series) -> np.ndarray:
+    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    seconds = np.full(len(values), np.nan)
+    ok = parsed.notna().to_numpy()
+    seconds[ok] = parsed[ok].astype("int64").to_numpy() / 1e9
+    return seconds
+
+
+def _encode_binned(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    if col.kind == "datetime":
+        numbers = _to_seconds(values)
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    edges = col.edges()
+    present = ~np.isnan(numbers)
+    clipped = np.clip(np.where(present, numbers, edges[0]), edges[0], edges[-1])
+    interior = np.asarray(edges[1:-1], dtype=float)
+    codes = np.searchsorted(interior, clipped, side="right").astype(np.int64)
+    missing_code = len(edges) - 1 if col.nullable else -1
+    return np.where(present, codes, missing_code), present
+
+
+def encode_column(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of one column and a mask of which raw values fitted the schema as they were."""
+    if col.kind == "categorical":
+        return _encode_categorical(col, values)
+    if col.kind == "boolean":
+        return _encode_boolean(col, values)
+    return _encode_binned(col, values)
+
+
+def encode(frame: pd.DataFrame, schema: Schema, *, strict: bool = False) -> EncodedTable:
+    """Encode the synthesized columns of ``frame`` under ``schema`` (see module docstring)."""
+    check_columns_present(frame, schema)
+    keep = np.ones(len(frame), dtype=bool)
+    codes: dict[str, np.ndarray] = {}
+    for col in schema.synthesized_columns:
+        values = frame[col.name]
+        col_codes, fitted = encode_column(col, values)
+        if strict:
+            if col.kind in ("numeric", "datetime"):
+                nums = _to_seconds(values) if col.kind == "datetime" else pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+                edges = col.edges()
+                outside = fitted & ((nums < edges[0]) | (nums > edges[-1]))
+                if outside.any():
+                    raise SchemaViolation(
+                        f"column {col.name!r}: value outside the declared bounds [{col.lower}, {col.upper}]"
+                    )
+            bad = ~fitted
+            if not col.nullable and bad.any():
+                raise SchemaViolation(f"column {col.name!r}: value missing or outside the declared schema, and the column is not nullable")
+            if col.kind in ("categorical", "boolean") and col.nullable:
+                raw_missing = values.map(normalise_category).isna().to_numpy()
+                if (bad & ~raw_missing).any():
+                    raise SchemaViolation(f"column {col.name!r}: value not among the declared categories")
+        keep &= col_codes >= 0
+        codes[col.name] = col_codes
+    return EncodedTable({name: c[keep] for name, c in codes.items()})
+
+
+def _decode_binned(col: Column, codes: np.ndarray, rng: np.random.Generator) -> pd.Series:
+    edges = np.asarray(col.edges(), dtype=float)
+    n_bins = len(edges) - 1
+    is_missing = codes >= n_bins
+    safe = np.where(is_missing, 0, codes)
+    if col.kind == "numeric" and col.integer:
+        ranges = np.array([col.integer_range(i) for i in range(n_bins)], dtype=np.int64)
+        lo, hi = ranges[safe, 0], ranges[safe, 1]
+        values = lo + np.floor(rng.random(len(codes)) * (hi - lo + 1)).astype(np.int64)
+        values = np.minimum(values, hi)
+        if col.nullable:
+            return pd.Series(pd.array(np.where(is_missing, 0, values), dtype="Int64")).mask(is_missing)
+        return pd.Series(values, dtype="int64")
+    lo, hi = edges[safe], edges[safe + 1]
+    values = lo + rng.random(len(codes)) * (hi - lo)
+    if col.kind == "datetime":
+        step = GRANULARITIES[col.granularity or "second"]
+        seconds = np.floor(values / step) * step
+        out = pd.Series(pd.to_datetime(seconds.astype(np.int64), unit="s"))
+        return out.mask(is_missing) if col.nullable else out
+    values = np.clip(values, edges[0], edges[-1])
+    return pd.Series(np.where(is_missing, np.nan, values), dtype="float64")
+
+
+def _category_dtype(col: Column) -> str:
+    cats = col.categories or ()
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in cats):
+        return "Int64" if col.nullable else "int64"
+    if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in cats):
+        return "float64"
+    return "object"
+
+
+def decode_column(col: Column, codes: np.ndarray, rng: np.random.Generator) -> pd.Series:
+    codes = np.asarray(codes, dtype=np.int64)
+    if col.kind == "categorical":
+        cats = list(col.categories or ())
+        is_missing = codes >= len(cats)
+        dtype = _category_dtype(col)
+        values = [None if m else cats[c] for c, m in zip(codes, is_missing)]
+        if dtype == "object":
+            return pd.Series(values, dtype=object)
+        return pd.Series(pd.array(values, dtype="Int64" if dtype == "Int64" else dtype))
+    if col.kind == "boolean":
+        if col.nullable:
+            return pd.Series(pd.array([None if c >= 2 else bool(c) for c in codes], dtype="boolean"))
+        return pd.Series(codes.astype(bool))
+    return _decode_binned(col, codes, rng)
+
+
+def fresh_tokens(column: str, n: int, rng: np.random.Generator) -> pd.Series:
+    """Random tokens for an identifier column: they identify synthetic rows, never real people."""
+    raw = rng.integers(0, 2**63 - 1, size=n, dtype=np.int64)
+    return pd.Series([f"syn-{int(v):016x}" for v in raw], dtype=object)
+
+
+def decode(codes: dict[str, np.ndarray], schema: Schema, rng: np.random.Generator) -> pd.DataFrame:
+    """Turn sampled codes back into a table with the schema's columns, order and dtypes.
+
+    Numeric values are drawn uniformly inside their bin (integers among the bin's integers),
+    datetimes likewise then floored to the granularity; identifier columns are dropped or
+    filled with fresh random tokens. All of this randomness is non-DP and comes from ``rng``.
+    """
+    n = len(next(iter(codes.values()))) if codes else 0
+    out: dict[str, pd.Series] = {}
+    for col in schema.columns:
+        if not col.synthesized:
+            if col.identifier_output == "token":
+                out[col.name] = fresh_tokens(col.name, n, rng)
+            continue
+        out[col.name] = decode_column(col, codes[col.name], rng).reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def bound_contributions(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Keep at most ``privacy_unit.max_rows`` rows per person, before anything is measured.
+
+    The first rows of each person in table order are kept. Which rows of one person are kept
+    depends only on that person's own rows, so adding or removing a person changes at most
+    ``max_rows`` rows of the result: exactly the symmetric distance the accounting declares.
+    """
+    unit = schema.privacy_unit
+    if unit.person_column is None:
+        return frame
+    rank = frame.groupby(frame[unit.person_column].map(normalise_category), sort=False, dropna=False).cumcount()
+    return frame[rank.to_numpy() < unit.max_rows]

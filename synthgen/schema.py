@@ -1,0 +1,518 @@
+"""The schema: the public description of a table.
+
+A schema is the only knowledge about the private table that a synthesizer may use without
+paying privacy budget. Everything in it (categories, bounds, bin cuts) must therefore come from
+public knowledge or a reviewed decision of the data owner, never silently from the data. A
+schema drafted by looking at the data (``draft_schema``) is flagged ``derived_from_private_data``
+and must not be shipped with a release.
+
+Binning convention (decided once, here; see KNOWN-PITFALLS #4 and #5): numeric bins are
+right-open ``[edge_i, edge_{i+1})`` over ``edges = [lower, *cuts, upper]``, except the last bin,
+which is closed ``[last_cut, upper]``. Values outside ``[lower, upper]`` are clipped (a row-wise
+map, so it costs no privacy). For integer columns every bin must contain at least one integer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Literal, Sequence
+
+from synthgen.errors import SchemaError
+
+SCHEMA_VERSION = 1
+
+Kind = Literal["categorical", "numeric", "datetime", "boolean"]
+Role = Literal["identifier", "quasi_identifier", "sensitive", "attribute"]
+KINDS: tuple[str, ...] = ("categorical", "numeric", "datetime", "boolean")
+ROLES: tuple[str, ...] = ("identifier", "quasi_identifier", "sensitive", "attribute")
+GRANULARITIES: dict[str, int] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+IDENTIFIER_OUTPUTS = ("drop", "token")
+
+#: Guard against domains so large that a marginal model cannot be fitted in memory.
+MAX_CATEGORIES = 1000
+MAX_BINS = 256
+
+
+def normalise_category(value: Any) -> str | None:
+    """Canonical text of a category value, so that 1, 1.0 and "1" name the same category.
+
+    Returns None for missing values (None, NaN, empty string).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalar
+        return normalise_category(value.item())
+    text = str(value)
+    if text == "":
+        return None
+    return text
+
+
+def _parse_datetime(name: str, field_name: str, value: Any) -> float:
+    """Seconds since the epoch (UTC) of an ISO-8601 value."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise SchemaError(f"column '{name}': {field_name} ({value!r}) must be an ISO-8601 date or datetime") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a schema.
+
+    ``kind`` decides the encoding: ``categorical`` needs ``categories``; ``numeric`` needs
+    ``lower``/``upper`` and interior ``cuts``; ``datetime`` needs ISO ``lower``/``upper``, ``cuts``
+    and a ``granularity``; ``boolean`` needs nothing. ``role`` decides how the column is treated:
+    ``identifier`` columns never reach a synthesizer; the other roles steer the risk evaluation.
+    """
+
+    name: str
+    kind: str
+    role: str = "attribute"
+    nullable: bool = False
+    categories: tuple[Any, ...] | None = None
+    lower: Any = None
+    upper: Any = None
+    cuts: tuple[Any, ...] | None = None
+    integer: bool = False
+    granularity: str | None = None
+    identifier_output: str = "drop"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        name = self.name
+        if not isinstance(name, str) or not name.strip():
+            raise SchemaError(f"column name ({name!r}) must be a non-empty string")
+        if self.kind not in KINDS:
+            raise SchemaError(f"column '{name}': kind ({self.kind!r}) must be one of {', '.join(KINDS)}")
+        if self.role not in ROLES:
+            raise SchemaError(f"column '{name}': role ({self.role!r}) must be one of {', '.join(ROLES)}")
+        if not isinstance(self.nullable, bool):
+            raise SchemaError(f"column '{name}': nullable ({self.nullable!r}) must be true or false")
+        if self.identifier_output not in IDENTIFIER_OUTPUTS:
+            raise SchemaError(
+                f"column '{name}': identifier_output ({self.identifier_output!r}) must be one of "
+                f"{', '.join(IDENTIFIER_OUTPUTS)}"
+            )
+        if self.role == "identifier":
+            return  # identifiers are never encoded, so kind-specific fields are not needed
+        if self.kind == "categorical":
+            self._check_categorical()
+        elif self.kind == "numeric":
+            self._check_numeric()
+        elif self.kind == "datetime":
+            self._check_datetime()
+
+    # -- validation ---------------------------------------------------------------------
+    def _check_categorical(self) -> None:
+        name = self.name
+        if self.categories is None or len(self.categories) == 0:
+            raise SchemaError(f"column '{name}': categories must list at least one value for a categorical column")
+        cats = tuple(self.categories)
+        object.__setattr__(self, "categories", cats)
+        if len(cats) > MAX_CATEGORIES:
+            raise SchemaError(f"column '{name}': categories ({len(cats)} values) must be at most {MAX_CATEGORIES}")
+        seen: set[str] = set()
+        for cat in cats:
+            if isinstance(cat, (dict, list)):
+                raise SchemaError(f"column '{name}': category ({cat!r}) must be a string, number or boolean")
+            norm = normalise_category(cat)
+            if norm is None:
+                raise SchemaError(
+                    f"column '{name}': category ({cat!r}) must not be empty or missing; set nullable instead"
+                )
+            if norm in seen:
+                raise SchemaError(f"column '{name}': category ({cat!r}) is listed twice")
+            seen.add(norm)
+
+    def _check_bounds_and_cuts(self, lower: float, upper: float, cuts: Sequence[float]) -> None:
+        name = self.name
+        # An integer column may cut at its upper bound, so that the top value gets a bin of its own.
+        top_ok = self.kind == "numeric" and self.integer
+        if not (math.isfinite(lower) and math.isfinite(upper)):
+            raise SchemaError(f"column '{name}': lower ({self.lower}) and upper ({self.upper}) must be finite")
+        if not lower < upper:
+            raise SchemaError(f"column '{name}': lower ({self.lower}) must be less than upper ({self.upper})")
+        if len(cuts) + 1 > MAX_BINS:
+            raise SchemaError(f"column '{name}': cuts ({len(cuts)}) must define at most {MAX_BINS} bins")
+        previous = lower
+        for cut in cuts:
+            inside = previous < cut < upper or (top_ok and previous < cut == upper)
+            if not math.isfinite(cut) or not inside:
+                raise SchemaError(
+                    f"column '{name}': cuts must be strictly increasing and strictly inside "
+                    f"(lower, upper) = ({self.lower}, {self.upper}); {cut!r} is not"
+                )
+            previous = cut
+
+    def _check_numeric(self) -> None:
+        name = self.name
+        for field_name in ("lower", "upper"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SchemaError(f"column '{name}': {field_name} ({value!r}) must be a number for a numeric column")
+        cuts = tuple(self.cuts or ())
+        for cut in cuts:
+            if isinstance(cut, bool) or not isinstance(cut, (int, float)):
+                raise SchemaError(f"column '{name}': cut ({cut!r}) must be a number")
+        object.__setattr__(self, "cuts", cuts)
+        self._check_bounds_and_cuts(float(self.lower), float(self.upper), [float(c) for c in cuts])
+        if self.integer:
+            edges = self.edges()
+            for i in range(len(edges) - 1):
+                lo, hi = self.integer_range(i)
+                if lo > hi:
+                    raise SchemaError(
+                        f"column '{name}': bin [{edges[i]}, {edges[i + 1]}) contains no integer; "
+                        "move or remove the cut"
+                    )
+
+    def _check_datetime(self) -> None:
+        name = self.name
+        if self.granularity not in GRANULARITIES:
+            raise SchemaError(
+                f"column '{name}': granularity ({self.granularity!r}) must be one of {', '.join(GRANULARITIES)}"
+            )
+        if self.lower is None or self.upper is None:
+            raise SchemaError(f"column '{name}': lower and upper must be set for a datetime column")
+        lower = _parse_datetime(name, "lower", self.lower)
+        upper = _parse_datetime(name, "upper", self.upper)
+        cuts = tuple(self.cuts or ())
+        object.__setattr__(self, "cuts", cuts)
+        self._check_bounds_and_cuts(lower, upper, [_parse_datetime(name, "cut", c) for c in cuts])
+
+    # -- encoding helpers ---------------------------------------------------------------
+    @property
+    def synthesized(self) -> bool:
+        """Whether the column is modelled by a synthesizer (identifiers never are)."""
+        return self.role != "identifier"
+
+    def edges(self) -> list[float]:
+        """Bin edges ``[lower, *cuts, upper]`` as floats (epoch seconds for datetimes)."""
+        if self.kind == "datetime":
+            return [_parse_datetime(self.name, "bound", v) for v in (self.lower, *self.cuts, self.upper)]
+        return [float(v) for v in (self.lower, *(self.cuts or ()), self.upper)]
+
+    def integer_range(self, bin_index: int) -> tuple[int, int]:
+        """Smallest and largest integer inside bin ``bin_index`` of an integer column."""
+        edges = self.edges()
+        lo = math.ceil(edges[bin_index])
+        last = bin_index == len(edges) - 2
+        hi = math.floor(edges[bin_index + 1]) if last else math.ceil(edges[bin_index + 1]) - 1
+        return lo, hi
+
+    def value_labels(self) -> list[str]:
+        """Human-readable label of each encoded value (bins, categories, missing)."""
+        if self.kind == "categorical":
+            labels = [str(c) for c in self.categories or ()]
+        elif self.kind == "boolean":
+            labels = ["false", "true"]
+        else:
+            edges = self.edges()
+            shown = [self.lower, *self.cuts, self.upper] if self.kind == "datetime" else edges
+            labels = [
+                f"[{shown[i]}, {shown[i + 1]}{']' if i == len(edges) - 2 else ')'}" for i in range(len(edges) - 1)
+            ]
+        if self.nullable:
+            labels.append("<missing>")
+        return labels
+
+    @property
+    def cardinality(self) -> int:
+        """Number of encoded values, including the missing value of a nullable column."""
+        return len(self.value_labels())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "role": self.role, "nullable": self.nullable}
+        if self.role == "identifier":
+            out["identifier_output"] = self.identifier_output
+        if self.categories is not None:
+            out["categories"] = list(self.categories)
+        if self.kind in ("numeric", "datetime"):
+            if self.lower is not None:
+                out["lower"] = self.lower
+            if self.upper is not None:
+                out["upper"] = self.upper
+            if self.cuts is not None:
+                out["cuts"] = list(self.cuts)
+        if self.kind == "numeric":
+            out["integer"] = self.integer
+        if self.granularity is not None:
+            out["granularity"] = self.granularity
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Column":
+        if not isinstance(data, dict):
+            raise SchemaError(f"column entry ({data!r}) must be an object")
+        allowed = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - allowed)
+        name = data.get("name", "?")
+        if unknown:
+            raise SchemaError(f"column '{name}': unknown field(s) {', '.join(unknown)}")
+        if "name" not in data or "kind" not in data:
+            raise SchemaError(f"column '{name}': fields 'name' and 'kind' are required")
+        kwargs = dict(data)
+        for seq in ("categories", "cuts"):
+            if kwargs.get(seq) is not None:
+                if not isinstance(kwargs[seq], list):
+                    raise SchemaError(f"column '{name}': {seq} ({kwargs[seq]!r}) must be a list")
+                kwargs[seq] = tuple(kwargs[seq])
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class PrivacyUnit:
+    """Who is protected. Without a person column each row is one person; with one, a person may
+    contribute up to ``max_rows`` rows and synthgen keeps at most that many before measuring."""
+
+    person_column: str | None = None
+    max_rows: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_rows, bool) or not isinstance(self.max_rows, int) or self.max_rows < 1:
+            raise SchemaError(f"privacy_unit.max_rows ({self.max_rows!r}) must be a positive integer")
+        if self.person_column is None and self.max_rows != 1:
+            raise SchemaError(
+                f"privacy_unit.max_rows ({self.max_rows}) needs privacy_unit.person_column; "
+                "without it each row is one person"
+            )
+        if self.max_rows > 1000:
+            raise SchemaError(f"privacy_unit.max_rows ({self.max_rows}) must be at most 1000")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"person_column": self.person_column, "max_rows": self.max_rows}
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The public description of a table: its columns, privacy unit and provenance."""
+
+    columns: tuple[Column, ...]
+    name: str = "table"
+    privacy_unit: PrivacyUnit = field(default_factory=PrivacyUnit)
+    derived_from_private_data: bool = False
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        cols = tuple(self.columns)
+        object.__setattr__(self, "columns", cols)
+        if not cols:
+            raise SchemaError("columns must list at least one column")
+        names = [c.name for c in cols]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise SchemaError(f"column names must be unique; {', '.join(map(repr, duplicates))} repeated")
+        if not any(c.synthesized for c in cols):
+            raise SchemaError("at least one column must have a role other than identifier")
+        person = self.privacy_unit.person_column
+        if person is not None:
+            if person not in names:
+                raise SchemaError(f"privacy_unit.person_column ({person!r}) is not a column of the schema")
+            if self.column(person).role != "identifier":
+                raise SchemaError(
+                    f"privacy_unit.person_column ({person!r}) must have role identifier, "
+                    "so that it never reaches a synthesizer"
+                )
+
+    # -- access ---------------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def synthesized_columns(self) -> list[Column]:
+        return [c for c in self.columns if c.synthesized]
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise SchemaError(f"unknown column {name!r}; the schema has {', '.join(map(repr, self.names))}")
+
+    def with_role(self, role: str) -> list[str]:
+        return [c.name for c in self.columns if c.role == role]
+
+    def replace_column(self, column: Column) -> "Schema":
+        self.column(column.name)
+        return replace(self, columns=tuple(column if c.name == column.name else c for c in self.columns))
+
+    def domain_size(self) -> float:
+        """Number of cells in the full contingency table (a float: it can be astronomically large)."""
+        return math.prod(float(c.cardinality) for c in self.synthesized_columns)
+
+    # -- JSON ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "derived_from_private_data": self.derived_from_private_data,
+            "privacy_unit": self.privacy_unit.to_dict(),
+            "notes": self.notes,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON: ties a model or release to the exact schema used."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Schema":
+        if not isinstance(data, dict):
+            raise SchemaError("schema must be a JSON object")
+        if "tables" in data or isinstance(data.get("columns"), dict):  # SDV metadata
+            return from_sdv_metadata(data)
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise SchemaError(f"schema_version ({version!r}) must be {SCHEMA_VERSION}")
+        unknown = sorted(set(data) - {"schema_version", "name", "derived_from_private_data", "privacy_unit", "notes", "columns"})
+        if unknown:
+            raise SchemaError(f"schema: unknown field(s) {', '.join(unknown)}")
+        columns = data.get("columns")
+        if not isinstance(columns, list):
+            raise SchemaError("schema.columns must be a list of column objects")
+        unit = data.get("privacy_unit") or {}
+        if not isinstance(unit, dict):
+            raise SchemaError("schema.privacy_unit must be an object")
+        unknown_unit = sorted(set(unit) - {"person_column", "max_rows"})
+        if unknown_unit:
+            raise SchemaError(f"privacy_unit: unknown field(s) {', '.join(unknown_unit)}")
+        derived = data.get("derived_from_private_data", False)
+        if not isinstance(derived, bool):
+            raise SchemaError(f"derived_from_private_data ({derived!r}) must be true or false")
+        return cls(
+            columns=tuple(Column.from_dict(c) for c in columns),
+            name=str(data.get("name", "table")),
+            privacy_unit=PrivacyUnit(**unit),
+            derived_from_private_data=derived,
+            notes=str(data.get("notes", "")),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Schema":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"schema is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Schema":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SchemaError(f"schema file {str(path)!r} does not exist") from None
+        except (UnicodeDecodeError, IsADirectoryError):
+            raise SchemaError(f"schema file {str(path)!r} is not a UTF-8 JSON file") from None
+        return cls.from_json(text)
+
+    def save(self, path: str | Path) -> None:
+        from synthgen.io import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_json() + "\n")
+
+
+def from_sdv_metadata(data: dict[str, Any]) -> Schema:
+    """Import SDV single-table metadata (``{"columns": {name: {"sdtype": ...}}}`` or the
+    multi-table form with exactly one table).
+
+    SDV metadata carries no categories or bounds, so numeric and categorical columns without
+    them cannot become a usable schema: the error names every column that needs completing.
+    """
+    if "tables" in data:
+        tables = data["tables"]
+        if not isinstance(tables, dict) or len(tables) != 1:
+            raise SchemaError("SDV metadata must describe exactly one table")
+        (table_name, table), = tables.items()
+    else:
+        table_name, table = "table", data
+    cols = table.get("columns")
+    if not isinstance(cols, dict):
+        raise SchemaError("SDV metadata must have a 'columns' object")
+    primary_key = table.get("primary_key")
+    out: list[Column] = []
+    missing: list[str] = []
+    for name, spec in cols.items():
+        if not isinstance(spec, dict) or "sdtype" not in spec:
+            raise SchemaError(f"SDV column {name!r} must be an object with an 'sdtype'")
+        sdtype = spec["sdtype"]
+        extra = spec.get("synthgen", {})
+        if sdtype == "id" or name == primary_key or spec.get("pii"):
+            out.append(Column(name=name, kind="categorical", role="identifier"))
+            continue
+        kind = {"numerical": "numeric", "categorical": "categorical", "boolean": "boolean", "datetime": "datetime"}.get(sdtype)
+        if kind is None:
+            raise SchemaError(f"SDV column {name!r}: sdtype ({sdtype!r}) is not supported; use numerical, categorical, boolean, datetime or id")
+        fields = {k: v for k, v in extra.items()}
+        if kind == "numeric" and "computer_representation" in spec:
+            fields.setdefault("integer", str(spec["computer_representation"]).startswith(("Int", "UInt")))
+        if kind == "datetime":
+            fields.setdefault("granularity", "day")
+        needs = {"categorical": ("categories",), "numeric": ("lower", "upper"), "datetime": ("lower", "upper")}.get(kind, ())
+        if any(k not in fields for k in needs):
+            missing.append(f"{name} ({', '.join(needs)})")
+            continue
+        for seq in ("categories", "cuts"):
+            if seq in fields:
+                fields[seq] = tuple(fields[seq])
+        out.append(Column(name=name, kind=kind, **fields))
+    if missing:
+        raise SchemaError(
+            "SDV metadata has no public categories or bounds for: " + "; ".join(missing)
+            + ". Add them under a 'synthgen' key of each column, or edit the imported schema"
+        )
+    return Schema(columns=tuple(out), name=str(table_name))
+
+
+def quantile_cuts(values: Iterable[float], bins: int, integer: bool, lower: float, upper: float) -> list[float]:
+    """Interior cut points at the quantiles of ``values`` (used by the *non-private* draft).
+
+    Duplicate edges are merged, so skewed columns (capital-gain is mostly 0) get fewer bins
+    rather than empty ones (KNOWN-PITFALLS #3).
+    """
+    import numpy as np
+
+    arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if arr.size == 0 or bins < 2:
+        return []
+    qs = np.quantile(arr, np.linspace(0, 1, bins + 1)[1:-1])
+    cuts: list[float] = []
+    for q in qs:
+        cut = float(math.ceil(q)) if integer else float(q)
+        if integer and cut == q:
+            cut = q + 1.0  # [.., q] stays in the lower bin: values equal to a quantile go below
+        if integer:
+            cut = float(int(cut))
+        if lower < cut < upper and (not cuts or cut > cuts[-1]):
+            cuts.append(cut)
+    return [int(c) if integer else c for c in cuts]
+
+
+def is_identifier_name(name: str) -> bool:
+    return bool(re.search(r"(^|_|\b)(id|ssn|email|name|phone|passport|ticket|uuid)($|_|\b)", name, re.IGNORECASE))

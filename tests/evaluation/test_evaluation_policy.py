@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from evaluation import EvaluationError, Metric, default_policy, load_policy
+from evaluation.policy import judge
+from evaluation.report import combine_verdicts
+
+
+def test_default_policy_has_the_issue_thresholds():
+    p = default_policy()
+    assert p.rule_for("epsilon").bound == 3.0
+    assert p.rule_for("singling_out_multivariate").on == "upper"
+    assert p.rule_for("inference:income").bound == 0.1
+    assert p.rule_for("dcr_share").bound == 0.55
+    assert p.rule_for("exact_copy_rate").bound == 0.0
+    assert p.rule_for("tstr_auc_ratio").op == ">="
+    assert p.rule_for("nndr_train_mean") is None
+
+
+def test_judge_uses_interval_end_and_flags():
+    p = default_policy()
+    m = Metric("linkability", 0.01, (0.0, 0.06), group="risk")
+    assert judge(m, p).verdict == "fail"  # upper CI above 0.05
+    assert judge(Metric("linkability", 0.01, (0.0, 0.04)), p).verdict == "pass"
+    flagged = Metric("linkability", 0.01, (0.0, 0.04), details={"flags": ["Attack is as good or worse as baseline"]})
+    assert judge(flagged, p).verdict == "inconclusive"
+    assert judge(Metric("epsilon", None), p).verdict == "inconclusive"
+    assert judge(Metric("nndr_train_mean", 0.3), p).verdict == "info"
+
+
+def test_combine_verdicts():
+    assert combine_verdicts(["pass", "info"]) == "pass"
+    assert combine_verdicts(["pass", "inconclusive"]) == "inconclusive"
+    assert combine_verdicts(["inconclusive", "fail"]) == "fail"
+    assert combine_verdicts(["info"]) == "inconclusive"
+
+
+def test_load_policy_toml_and_json(tmp_path):
+    t = tmp_path / "p.toml"
+    t.write_text('name = "strict"\n[rules.linkability]\nmax = 0.01\non = "upper"\n', encoding="utf-8")
+    assert load_policy(t).rule_for("linkability").bound == 0.01
+    j = tmp_path / "p.json"
+    j.write_text(json.dumps({"rules": {"tstr_*": {"min": 0.9}}}), encoding="utf-8")
+    assert load_policy(j).rule_for("tstr_auc_ratio").bound == 0.9
+
+
+@pytest.mark.parametrize("text,match", [
+    ('[rules.x]\nmax = 1\nmin = 0\n', "exactly one of"),
+    ('[rules.x]\nmax = "a"\n', "must be a number"),
+    ('[rules.x]\nmax = 1\non = "middle"\n', "on"),
+    ('colour = 1\n[rules.x]\nmax = 1\n', "unknown field"),
+    ('[rules\n', "not valid TOML"),
+])
+def test_bad_policies_give_clear_errors(tmp_path, text, match):
+    f = tmp_path / "p.toml"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(EvaluationError, match=match):
+        load_policy(f)

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock | $(PY)
 install: $(STAMP)
 
 run: install
-	$(PY) -m synthgen.demo
+	$(PY) -m synthgen.demo $(ARGS)
 
 test: install
 	$(PY) -m pytest

@@ -48,7 +48,7 @@ from app.core.authz import PermissionDeniedError
 from app.core.config import Settings
 from app.core.releases import DOWNLOADABLE, IllegalTransitionError
 from app.core.services import Actor, AuthenticationError, NotFoundError, Platform, ReleaseInfo
-from synthgen.errors import InvalidInputError, SynthgenError
+from synthgen.errors import SynthgenError
 
 __all__ = ["create_app", "serve", "API_PREFIX"]
 
@@ -459,12 +459,33 @@ def _plaintext_chunks(platform: Platform, st: _ArtifactStream, nonce: bytes, tag
 # --------------------------------------------------------------------------------------------
 
 _ERRORS = {
+    400: {"model": ErrorBody, "description": "bad input (e.g. an unparsable body)"},
     401: {"model": ErrorBody, "description": "missing, malformed, unknown, expired or revoked credentials"},
     403: {"model": ErrorBody, "description": "authenticated, but not allowed"},
     404: {"model": ErrorBody, "description": "no such release, or one the caller may not see"},
     422: {"model": ErrorBody, "description": "malformed request"},
 }
 ReleaseId = Path(..., ge=1, le=MAX_ID, description="release id")
+
+
+def _no_unknown_query(request: Request) -> None:
+    """Refuse query parameters the operation does not declare (``?fromat=csv`` must not
+    silently download Parquet)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known: set[str] = set()
+    stack = [dependant]
+    while stack:
+        d = stack.pop()
+        known.update(p.alias for p in d.query_params)
+        stack.extend(d.dependencies)
+    unknown = sorted({k for k in request.query_params.keys() if k not in known})
+    if unknown:
+        shown = ", ".join(repr(k[:40]) for k in unknown[:5])
+        allowed = ", ".join(sorted(known)) or "none"
+        raise ApiError(422, "invalid_request", f"unknown query parameter(s) {shown}; allowed: {allowed}")
 
 
 def _visible(platform: Platform, actor: Actor, release_id: int) -> ReleaseInfo | None:
@@ -511,7 +532,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app = FastAPI(title="synthgen API", version="1",
                   description="Approved differentially-private synthetic releases for ML teams. "
                               "Errors are JSON {\"error\": {\"code\", \"message\"}}.",
-                  lifespan=lifespan)
+                  lifespan=lifespan, dependencies=[Depends(_no_unknown_query)])
     app.state.platform = platform
     _install_error_handlers(app)
     app.add_middleware(_SecurityHeaders)
@@ -598,7 +619,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                                  headers=headers)
 
     # -- tokens (password only) ----------------------------------------------------------------
-    _pw_errors = {401: _ERRORS[401], 403: _ERRORS[403], 422: _ERRORS[422]}
+    _pw_errors = {code: _ERRORS[code] for code in (400, 401, 403, 422)}
 
     @app.post(f"{API_PREFIX}/tokens", response_model=TokenOut, status_code=201, responses=_pw_errors,
               tags=["tokens"])

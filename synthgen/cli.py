@@ -65,6 +65,27 @@ def cmd_schema_draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema_discover(args: argparse.Namespace) -> int:
+    from synthgen.budget import PrivacyBudget
+    from synthgen.discovery import discover_schema, parse_numeric_spec
+    from synthgen.io import read_table
+
+    numeric = dict(parse_numeric_spec(text) for text in args.numeric or [])
+    budget = PrivacyBudget.from_epsilon(args.epsilon, args.delta)
+    frame = read_table(args.data)
+    schema, accounting = discover_schema(
+        frame, numeric=numeric, identifiers=list(args.identifier or []), budget=budget,
+        delta=args.delta, bins=args.bins, name=args.name or Path(args.data).stem,
+    )
+    schema.save(args.output)
+    print(
+        f"wrote {args.output}: discovered with DP, spent rho {accounting['rho']:.6g} (zCDP, epsilon {args.epsilon:g} "
+        f"at delta {args.delta:g}) plus delta {args.delta:g} for key thresholding; charge it to this table's budget",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_schema_check(args: argparse.Namespace) -> int:
     from synthgen.schema import Schema
 
@@ -107,9 +128,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
     check_fit_inputs(schema, config, budget)  # before the private table is read
     frame = read_table(args.data)
-    if args.strict:
-        from synthgen.encoding import encode
+    from synthgen.encoding import check_columns_present, encode
 
+    check_columns_present(frame, schema)
+    if args.strict:
         encode(frame, schema, strict=True)
     update, close = _progress_bar(f"fit {config.name}")
     try:
@@ -162,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("--name", help="table name (default: file name)")
     draft.add_argument("--bins", type=int, default=16, help="quantile bins per numeric column (default 16)")
     draft.set_defaults(handler=cmd_schema_draft)
+    discover = schema_sub.add_parser("discover", help="release a schema with DP (no peeking; spends budget)")
+    discover.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
+    discover.add_argument("--epsilon", type=_positive_float("epsilon"), required=True, help="budget spent on discovery")
+    discover.add_argument("--delta", type=_positive_float("delta"), default=1e-9, help="delta (default 1e-9)")
+    discover.add_argument("--numeric", action="append", metavar="NAME=LO:HI[:float]", help="numeric column with its public bounds")
+    discover.add_argument("--identifier", action="append", metavar="NAME", help="identifier column (never measured)")
+    discover.add_argument("--bins", type=int, default=8, help="quantile bins per numeric column (default 8)")
+    discover.add_argument("--name", help="table name (default: file name)")
+    discover.add_argument("-o", "--output", required=True, help="schema JSON to write")
+    discover.set_defaults(handler=cmd_schema_discover)
     check = schema_sub.add_parser("check", help="validate a schema, optionally against a table (strict)")
     check.add_argument("schema")
     check.add_argument("--data", help="also check that every value of this table fits the schema")

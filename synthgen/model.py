@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,9 @@ from synthgen.encoding import decode
 from synthgen.errors import InvalidInputError, ModelFileError
 from synthgen.sampler import CompiledSampler
 from synthgen.schema import Schema
-from synthgen.synthesizers.config import SynthesizerConfig, config_from_dict
+
+if TYPE_CHECKING:  # the synthesizers package imports this module; avoid the cycle at run time
+    from synthgen.synthesizers.config import SynthesizerConfig
 
 FORMAT = "synthgen-model"
 FORMAT_VERSION = 1
@@ -56,7 +58,7 @@ class FittedModel:
     """A fitted synthesizer. ``info`` is JSON metadata; DP models sample from ``sampler``."""
 
     schema: Schema
-    config: SynthesizerConfig
+    config: "SynthesizerConfig"
     info: dict[str, Any]
     sampler: CompiledSampler | None = None
     baseline: Any = field(default=None, repr=False)  # in-memory SDV object for non-DP baselines
@@ -133,6 +135,8 @@ class FittedModel:
             sampler = CompiledSampler.from_parts(header["sampler"], arrays)
         except (KeyError, ValueError) as exc:
             raise ModelFileError(f"{source}: corrupt model tables ({exc})") from None
+        from synthgen.synthesizers.config import config_from_dict
+
         return cls(schema=schema, config=config_from_dict(header["config"]), info=info, sampler=sampler)
 
     def save(self, path: str | Path) -> None:
@@ -152,7 +156,7 @@ class FittedModel:
 
 
 def build_info(
-    *, schema: Schema, config: SynthesizerConfig, budget: dict[str, Any] | None, default_rows: float, details: dict[str, Any]
+    *, schema: Schema, config: "SynthesizerConfig", budget: dict[str, Any] | None, default_rows: float, details: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "dp": config.dp,

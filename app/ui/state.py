@@ -123,3 +123,13 @@ def fmt_eps(eps: float | None, delta: float | None) -> str:
 
 def demo_mode() -> bool:
     return os.environ.get("SYNTHGEN_DEMO", "") == "1"
+
+
+def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Like :func:`call` for calls that return nothing: True on success."""
+    try:
+        fn(*args, **kwargs)
+        return True
+    except SynthgenError as exc:
+        st.error(str(exc))
+        return False

@@ -19,7 +19,7 @@ import streamlit as st  # noqa: E402
 from app.ui import state  # noqa: E402
 from app.ui.app_pages import PAGES, pages_for_role  # noqa: E402
 
-st.set_page_config(page_title="synthgen", page_icon="🛡️", layout="wide")
+st.set_page_config(page_title="synthgen", page_icon=":material/shield:", layout="wide")
 
 
 def login_page() -> None:
@@ -49,13 +49,13 @@ def login_page() -> None:
 
 actor = state.current_actor()
 if actor is None:
-    nav = st.navigation([st.Page(login_page, title="Sign in", icon="🔑", url_path="login")], position="hidden")
+    nav = st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:", url_path="login")], position="hidden")
     nav.run()
 else:
     with st.sidebar:
         st.markdown(f"**{actor.username}**")
         st.caption(f"Role: {state.ROLE_LABELS.get(actor.role, actor.role)}")
-        if st.button("Log out", key="logout", icon="🚪"):
+        if st.button("Log out", key="logout", icon=":material/logout:"):
             state.logout()
             st.rerun()
     pages = [st.Page(str(Path(__file__).parent / "app_pages" / f"{name}.py"), title=PAGES[name][0],

@@ -75,7 +75,7 @@ class AIM(SynthesizerConfig):
     max_degree: int = 2
     max_model_mb: float = 16.0
     rounds: int | None = None
-    estimation_iters: int = 150
+    estimation_iters: int = 100
 
     def __post_init__(self) -> None:
         _check_fraction("measure_split", self.measure_split)

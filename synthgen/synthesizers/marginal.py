@@ -89,7 +89,41 @@ def _independent_model(domain, measurements):
     return _IndependentMRF(potentials=potentials, marginals=marginals, total=total)
 
 
-def _make_estimator(iters: int, on_fit: Callable[[int], None]) -> Callable[..., Any]:
+def _numpy_projection_model(model):
+    """The same fitted model, with ``project`` answered in NumPy.
+
+    AIM scores every candidate marginal in every round through ``model.project``; for cliques the
+    model does not contain, mbi runs JAX variable elimination, which compiles anew for every
+    shape: minutes per round on Adult. The model is a Bayesian network once compiled along its
+    junction tree (see synthgen.sampler), so any marginal is one ``einsum`` over the conditional
+    tables. Pure post-processing of DP output; the values equal mbi's up to float rounding.
+    """
+    import jax.numpy as jnp
+    from mbi import Factor, MarkovRandomField
+
+    domain = model.domain
+    sizes = {a: domain.size(a) for a in domain.attrs}
+    compiled = compile_mrf(model, sizes)
+    labels = {a: i for i, a in enumerate(compiled.order)}
+    operands: list[Any] = []
+    for col in compiled.order:
+        operands += [compiled.cpts[col], [labels[p] for p in compiled.parents[col]] + [labels[col]]]
+    covered = {tuple(cl): f for cl, f in model.marginals.arrays.items()}
+    total = float(model.total)
+
+    class _NumpyProjectionMRF(MarkovRandomField):
+        def project(self, attrs):
+            attrs = (attrs,) if isinstance(attrs, str) else tuple(attrs)
+            for factor in covered.values():
+                if set(attrs) <= set(factor.domain.attrs):
+                    return factor.project(attrs)
+            table = np.einsum(*operands, [labels[a] for a in attrs], optimize="greedy")
+            return Factor(domain.project(attrs), jnp.asarray(table * total))
+
+    return _NumpyProjectionMRF(potentials=model.potentials, marginals=model.marginals, total=model.total)
+
+
+def _make_estimator(iters: int, on_fit: Callable[[int], None], *, numpy_projection: bool) -> Callable[..., Any]:
     from mbi.estimation import mirror_descent
 
     calls = {"n": 0}
@@ -99,7 +133,8 @@ def _make_estimator(iters: int, on_fit: Callable[[int], None]) -> Callable[..., 
         on_fit(calls["n"])
         if potentials is None and isinstance(loss_fn, list) and all(len(m.clique) <= 1 for m in loss_fn):
             return _independent_model(domain, loss_fn)
-        return mirror_descent(domain, loss_fn, potentials=potentials, iters=iters)
+        model = mirror_descent(domain, loss_fn, potentials=potentials, iters=iters)
+        return _numpy_projection_model(model) if numpy_projection else model
 
     return estimator
 
@@ -168,7 +203,7 @@ def fit_marginal(
         else:
             report(min(0.1 + 0.02 * n, 0.9), f"AIM round {n}: fitting the model")
 
-    estimator = _make_estimator(config.estimation_iters, on_fit)
+    estimator = _make_estimator(config.estimation_iters, on_fit, numpy_projection=isinstance(config, AIM))
     report(0.05, f"measuring with OpenDP ({config.name.upper()}, rho={budget.rho:.6g})")
     started = time.monotonic()
     try:

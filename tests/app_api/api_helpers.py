@@ -61,7 +61,7 @@ def small_table(n: int = 200, seed: int = 0) -> pd.DataFrame:
 def big_table(target_csv_bytes: int = 100 * 1024 * 1024, seed: int = 1) -> pd.DataFrame:
     """A synthetic-looking table whose CSV is about ``target_csv_bytes``."""
     rng = np.random.default_rng(seed)
-    n = target_csv_bytes // 40  # ~40 bytes a row below
+    n = target_csv_bytes // 33  # ~33 bytes a row below
     return pd.DataFrame({"id": np.arange(n, dtype=np.int64), "Pclass": rng.integers(1, 4, n),
                          "Fare": rng.integers(0, 10**9, n), "Age": rng.integers(10**6, 10**7, n),
                          "Sex": np.where(rng.integers(0, 2, n) == 1, "male", "femal")})

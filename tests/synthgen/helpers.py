@@ -16,3 +16,12 @@ def titanic() -> tuple[pd.DataFrame, Schema]:
 def adult_sample(n: int, seed: int = 0) -> tuple[pd.DataFrame, Schema]:
     frame = read_table(DATASETS / "adult.csv").sample(n=n, random_state=seed).reset_index(drop=True)
     return frame, Schema.load(DATASETS / "adult.schema.json")
+
+
+def titanic_small() -> tuple[pd.DataFrame, Schema]:
+    """Titanic with five synthesized columns: enough structure, fast to fit."""
+    from dataclasses import replace
+
+    frame, schema = titanic()
+    keep = ["PassengerId", "Survived", "Pclass", "Sex", "Age", "Embarked"]
+    return frame[keep], replace(schema, columns=tuple(c for c in schema.columns if c.name in keep))

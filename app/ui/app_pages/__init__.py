@@ -5,13 +5,13 @@ authorizes every call again (``app/core/authz_matrix.toml``).
 """
 
 PAGES: dict[str, tuple[str, str]] = {
-    "datasets": ("Datasets", "🗂️"),
-    "new_release": ("New release", "🚀"),
-    "review": ("Review", "⚖️"),
-    "releases": ("Releases", "📦"),
-    "audit": ("Audit", "📜"),
-    "admin": ("Admin", "🛠️"),
-    "account": ("My account", "👤"),
+    "datasets": ("Datasets", ":material/table_chart:"),
+    "new_release": ("New release", ":material/rocket_launch:"),
+    "review": ("Review", ":material/gavel:"),
+    "releases": ("Releases", ":material/inventory_2:"),
+    "audit": ("Audit", ":material/receipt_long:"),
+    "admin": ("Admin", ":material/admin_panel_settings:"),
+    "account": ("My account", ":material/person:"),
 }
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {

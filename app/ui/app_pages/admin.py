@@ -1,0 +1,102 @@
+"""Admin: users and roles, dataset memberships, API tokens, key rotation."""
+
+import streamlit as st
+
+from app.ui import state
+
+actor = state.require_actor()
+platform = state.platform()
+
+st.title("Administration")
+tab_users, tab_members, tab_tokens, tab_keys = st.tabs(["Users", "Dataset memberships", "API tokens", "Keys"])
+ROLES = list(state.ROLE_LABELS)
+
+with tab_users:
+    users = state.call(platform.list_users, actor) or []
+    st.dataframe([{"id": u.id, "User": u.username, "Role": state.ROLE_LABELS.get(u.role, u.role),
+                   "Status": "disabled" if u.disabled else "active", "Created": f"{u.created_at:%Y-%m-%d}",
+                   "Sign-in": "OIDC" if u.oidc_issuer else "password"} for u in users], hide_index=True, width="stretch")
+    with st.form("create_user", clear_on_submit=True):
+        st.markdown("**Add a user**")
+        c1, c2, c3 = st.columns(3)
+        name = c1.text_input("User name")
+        role = c2.selectbox("Role", ROLES, format_func=state.ROLE_LABELS.get)
+        pw = c3.text_input("Password (empty: generate one)", type="password")
+        if st.form_submit_button("Create user"):
+            info = state.call(platform.create_user, actor, name.strip(), pw or None, role)
+            if info is not None:
+                st.success(f"Created {info.username} ({state.ROLE_LABELS[info.role]}).")
+                if info.generated_password:
+                    st.info("Generated password (shown once; hand it over securely):")
+                    st.code(info.generated_password, language=None)
+    if users:
+        st.markdown("**Change a user**")
+        uid = st.selectbox("User", [u.id for u in users], key="admin_user",
+                           format_func=lambda i: next(u.username for u in users if u.id == i))
+        u = next(x for x in users if x.id == uid)
+        c1, c2, c3 = st.columns([2, 1, 1])
+        new_role = c1.selectbox("New role", ROLES, index=ROLES.index(u.role), format_func=state.ROLE_LABELS.get,
+                                key=f"admin_role_{u.id}")
+        if c2.button("Set role", key=f"admin_setrole_{u.id}"):
+            if state.call(platform.set_role, actor, u.id, new_role) is not None:
+                st.rerun()
+        if u.disabled:
+            if c3.button("Enable", key=f"admin_enable_{u.id}"):
+                if state.call(platform.enable_user, actor, u.id) is not None:
+                    st.rerun()
+        elif c3.button("Disable", key=f"admin_disable_{u.id}"):
+            if state.call(platform.disable_user, actor, u.id) is not None:
+                st.rerun()
+
+with tab_members:
+    datasets = state.call(platform.list_datasets, actor) or []
+    users = users if users else []
+    if not datasets:
+        st.info("No datasets.")
+    else:
+        st.dataframe([{"id": d.id, "Dataset": d.name, "Owner": d.owner, "Members": ", ".join(d.members)}
+                      for d in datasets], hide_index=True, width="stretch")
+        did = st.selectbox("Dataset", [d.id for d in datasets], key="admin_ds",
+                           format_func=lambda i: next(f"{d.name} (#{d.id})" for d in datasets if d.id == i))
+        ds = next(d for d in datasets if d.id == did)
+        candidates = [u for u in users if u.username not in ds.members and u.role != "admin"]
+        c1, c2 = st.columns(2)
+        if candidates:
+            add = c1.selectbox("Add member", [u.id for u in candidates], key="admin_add_member",
+                               format_func=lambda i: next(f"{u.username} ({state.ROLE_LABELS[u.role]})"
+                                                          for u in candidates if u.id == i))
+            if c1.button("Add", key="admin_add_btn"):
+                if state.call(platform.add_member, actor, ds.id, int(add)) is not None:
+                    st.rerun()
+        members = [u for u in users if u.username in ds.members]
+        if members:
+            rm = c2.selectbox("Remove member", [u.id for u in members], key="admin_rm_member",
+                              format_func=lambda i: next(u.username for u in members if u.id == i))
+            if c2.button("Remove", key="admin_rm_btn"):
+                if state.call(platform.remove_member, actor, ds.id, int(rm)) is not None:
+                    st.rerun()
+
+with tab_tokens:
+    tokens = state.call(platform.list_api_tokens, actor) or []
+    if not tokens:
+        st.info("No API tokens.")
+    else:
+        st.dataframe([{"id": t.id, "User": t.user, "Prefix": t.prefix, "Created": f"{t.created_at:%Y-%m-%d}",
+                       "Expires": f"{t.expires_at:%Y-%m-%d}", "Revoked": "yes" if t.revoked else ""} for t in tokens],
+                     hide_index=True, width="stretch")
+        live = [t.id for t in tokens if not t.revoked]
+        if live:
+            tid = st.selectbox("Revoke token", live, key="admin_token",
+                               format_func=lambda i: next(f"{t.prefix}… ({t.user})" for t in tokens if t.id == i))
+            if st.button("Revoke", key="admin_token_revoke"):
+                if state.attempt(platform.revoke_api_token, actor, int(tid)):
+                    st.rerun()
+
+with tab_keys:
+    st.write("Rotating the master key re-wraps every dataset's data key under a new master key. Data files are "
+             "not re-encrypted; the old key stops being needed.")
+    sure = st.checkbox("I understand: back up the new key file after rotation", key="rotate_confirm")
+    if st.button("Rotate master key", key="rotate_btn", disabled=not sure):
+        msg = state.call(platform.rotate_keys, actor)
+        if msg:
+            st.success(msg)

@@ -1,0 +1,125 @@
+"""Datasets: upload a table, review its schema, set the lifetime budget, delete it."""
+
+import json
+
+import streamlit as st
+
+from app.ui import state
+from app.ui.components.budget import budget_meter
+from app.ui.components.schema_editor import schema_editor
+
+actor = state.require_actor()
+platform = state.platform()
+owner = actor.role == "data_owner"
+
+st.title("Datasets")
+datasets = state.call(platform.list_datasets, actor) or []
+
+if owner:
+    with st.expander(":material/upload: Upload a table", expanded=not datasets):
+        with st.form("upload", clear_on_submit=False):
+            up = st.file_uploader("Table (CSV or Parquet)", type=["csv", "parquet"], key="upload_file")
+            name = st.text_input("Dataset name", key="upload_name", help="Visible to the members of the dataset.")
+            c1, c2 = st.columns(2)
+            budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=100.0, value=10.0,
+                                     step=0.5, key="upload_budget",
+                                     help="The most ε that all releases of this table may ever spend together.")
+            delta = c2.select_slider("δ (probability the guarantee fails)", options=[1e-9, 1e-8, 1e-7, 1e-6, 1e-5],
+                                     value=1e-6, format_func=lambda d: f"{d:.0e}", key="upload_delta",
+                                     help="Should be far below 1 / number of people in the table.")
+            schema_file = st.file_uploader("Reviewed schema (optional, JSON)", type=["json"], key="upload_schema")
+            go = st.form_submit_button("Upload", type="primary")
+        if go:
+            if up is None:
+                st.error("Choose a CSV or Parquet file first.")
+            else:
+                with st.status("Uploading: validating, splitting and encrypting the table…", expanded=True) as status:
+                    st.write(f"Received {up.name} ({up.size / 1e6:.1f} MB)")
+                    schema_text = schema_file.getvalue().decode("utf-8", "replace") if schema_file else None
+                    info = state.call(platform.upload_dataset, actor, up.name, up.getvalue(), name=name or up.name,
+                                      budget_epsilon=float(budget), delta=float(delta), schema_json=schema_text)
+                    if info is None:
+                        status.update(label="Upload refused", state="error")
+                    else:
+                        st.write(f"Stored {len(info.columns)} columns, encrypted; 30% held out as a control set "
+                                 "for the risk evaluation.")
+                        status.update(label=f"Dataset “{info.name}” uploaded", state="complete")
+                        st.session_state["selected_dataset"] = info.id
+                        datasets = state.call(platform.list_datasets, actor) or []
+
+if not datasets:
+    st.info("No datasets yet." + (" Upload a table above to start." if owner else ""))
+    st.stop()
+
+rows = [{"id": d.id, "Name": d.name, "Owner": d.owner, "Columns": len(d.columns),
+         "Schema": "reviewed" if d.schema_reviewed else ("draft — needs review" if d.schema_json else "missing"),
+         "Remaining ε": round(d.budget.epsilon("remaining"), 3), "δ": f"{d.delta:.0e}",
+         "Members": ", ".join(d.members)} for d in datasets]
+st.dataframe(rows, hide_index=True, width="stretch")
+
+ids = [d.id for d in datasets]
+default = st.session_state.get("selected_dataset")
+ds_id = st.selectbox("Dataset", ids, index=ids.index(default) if default in ids else 0,
+                     format_func=lambda i: next(f"{d.name} (#{d.id})" for d in datasets if d.id == i),
+                     key="dataset_select")
+st.session_state["selected_dataset"] = ds_id
+ds = next(d for d in datasets if d.id == ds_id)
+
+st.subheader(f"{ds.name}")
+st.caption(f"Owner {ds.owner} · created {ds.created_at:%Y-%m-%d %H:%M} UTC · members: {', '.join(ds.members)}")
+
+st.markdown("#### Privacy budget")
+budget_meter(ds.budget)
+if owner:
+    with st.form(f"budget_{ds.id}"):
+        new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=100.0,
+                                    value=float(round(ds.budget.epsilon("total"), 3)), step=0.5, key=f"budget_total_{ds.id}")
+        if st.form_submit_button("Set budget"):
+            if state.call(platform.set_budget, actor, ds.id, float(new_total)) is not None:
+                st.rerun()
+
+if owner:
+    st.markdown("#### Schema")
+    st.caption("The schema is the public description of the table: the only knowledge about it that the synthesizer "
+               "may use for free. Everything in it must come from public knowledge, not from the data.")
+    draft_key = state.user_key("draft", ds.id)
+    draft_text = st.session_state.get(draft_key)  # per-session only, never a shared cache
+    if draft_text is None and ds.schema_json:
+        is_draft = json.loads(ds.schema_json).get("derived_from_private_data", False)
+        working = ds.schema_json
+    elif draft_text is not None:
+        is_draft, working = True, draft_text
+    else:
+        working, is_draft = None, True
+    if working is None:
+        st.info("This dataset has no schema yet. Draft one from the data, then review every column.")
+    c1, c2 = st.columns([1, 3])
+    if c1.button("Draft a schema from the data", key=f"draft_btn_{ds.id}",
+                 help="Reads the private table (audited). The draft is shown to you only."):
+        draft = state.call(platform.draft_schema, actor, ds.id)
+        if draft is not None:
+            st.session_state[draft_key] = draft.schema_json
+            st.rerun()
+    if working is not None:
+        edited, base = schema_editor(working, key=f"schema_editor_{ds.id}_{int(is_draft)}", draft=is_draft)
+        reviewed = st.checkbox("I reviewed every column: categories, bounds and bins come from public knowledge",
+                               value=not is_draft, key=f"schema_reviewed_{ds.id}")
+        if st.button("Save schema", type="primary", key=f"schema_save_{ds.id}"):
+            from app.ui.components.schema_editor import frame_to_schema
+
+            text = frame_to_schema(base, edited, reviewed=reviewed)
+            if state.call(platform.update_schema, actor, ds.id, text) is not None:
+                st.session_state.pop(draft_key, None)
+                st.success("Schema saved." + ("" if reviewed else " It is still marked as a draft: releases need a "
+                                                                  "reviewed schema."))
+                st.rerun()
+
+with st.expander(":material/delete: Delete this dataset"):
+    st.warning("Deleting destroys the encryption key of the table (crypto-erasure): the data and every release "
+               "made from it become unreadable, approved releases are revoked. The audit log is kept.")
+    confirm = st.text_input(f"Type the dataset name ({ds.name}) to confirm", key=f"delete_confirm_{ds.id}")
+    if st.button("Delete dataset", type="primary", key=f"delete_{ds.id}", disabled=confirm.strip() != ds.name):
+        if state.attempt(platform.delete_dataset, actor, ds.id):
+            st.session_state.pop("selected_dataset", None)
+            st.session_state.pop(state.user_key("draft", ds.id), None)
+            st.rerun()

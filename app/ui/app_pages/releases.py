@@ -1,0 +1,63 @@
+"""Releases: approved releases with their ML-team card and downloads (each download audited)."""
+
+import streamlit as st
+
+from app.core.bundle import download_name
+from app.ui import state
+from app.ui.components.card import STATE_LABEL, embed_card
+
+actor = state.require_actor()
+platform = state.platform()
+token = state.token()
+
+st.title("Releases")
+releases = state.call(platform.list_releases, actor) or []
+approved = [r for r in releases if r.state in ("approved", "published")]
+
+if actor.role != "ml_engineer":
+    others = [r for r in releases if r.state not in ("approved", "published")]
+    if others:
+        with st.expander(f"Not (yet) approved ({len(others)})"):
+            st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.get(r.state, r.state),
+                           "Privacy": state.fmt_eps(r.epsilon, r.delta), "Verdict": r.verdict or "—"}
+                          for r in reversed(others)], hide_index=True, width="stretch")
+
+if not approved:
+    st.info("No approved release is available to you yet.")
+    st.stop()
+
+st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.get(r.state, r.state),
+               "Synthesizer": r.synthesizer, "Privacy": state.fmt_eps(r.epsilon, r.delta),
+               "Approved by": r.approver or "—", "Override": "yes" if r.override else ""}
+              for r in reversed(approved)], hide_index=True, width="stretch")
+ids = [r.id for r in reversed(approved)]
+rid = st.selectbox("Release", ids, key="release_select",
+                   format_func=lambda i: next(f"#{r.id} — {r.dataset_name} ({r.synthesizer})" for r in approved if r.id == i))
+rel = next(r for r in approved if r.id == rid)
+
+st.markdown(f"### Release #{rel.id} of “{rel.dataset_name}”")
+st.caption(f"{state.fmt_eps(rel.epsilon, rel.delta)} · approved by {rel.approver} · {rel.reason or ''}")
+if rel.override:
+    st.warning("Approved with an override: a gate did not pass or the release has no formal privacy. Read the reason.")
+
+
+def _fetch(release_id: int, fmt: str):
+    """Deferred: runs only when the button is clicked, so every download (and only a download)
+    is audited. Re-resolves the session, so a signed-out or disabled user gets nothing."""
+    def get() -> bytes:
+        return platform.download(platform.actor_for_session(token), release_id, fmt).data
+    return get
+
+
+cols = st.columns(4)
+for col, (fmt, label, mime) in zip(cols, [("csv", "Download CSV", "text/csv"),
+                                          ("parquet", "Download Parquet", "application/vnd.apache.parquet"),
+                                          ("manifest", "Download manifest", "application/json"),
+                                          ("bundle", "Download everything (zip)", "application/zip")]):
+    col.download_button(label, data=_fetch(rel.id, fmt), file_name=download_name(rel.id, fmt), mime=mime,
+                        key=f"dl_{fmt}_{rel.id}", on_click="ignore", icon=":material/download:")
+st.caption("Each download is recorded in the audit log with the file's SHA-256.")
+
+html = state.call(platform.get_release_card, actor, rel.id, "ml")
+if html:
+    embed_card(html)

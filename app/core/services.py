@@ -28,6 +28,10 @@ Audience = Literal["full", "ml"]
 DownloadFormat = Literal["csv", "parquet", "card", "manifest", "bundle"]
 
 
+#: What an actor authenticated by an API token may do (read-only release access).
+API_TOKEN_ACTIONS = frozenset({"list_releases", "view_release_card", "download", "view_dataset", "list_datasets"})
+
+
 class AuthenticationError(SynthgenError):
     """Unknown user, wrong password, throttled, disabled, or an expired/revoked session or token.
 
@@ -451,6 +455,10 @@ class Platform:
         actor_name = actor.username if isinstance(actor, Actor) else "anonymous"
         try:
             with transaction(self._factory) as s:
+                # API tokens are scoped to read-only release access; enforced here, in the one
+                # place every operation passes, not only in the HTTP layer.
+                if isinstance(actor, Actor) and actor.via == "api_token" and action not in API_TOKEN_ACTIONS:
+                    raise PermissionDeniedError(f"an API token may not {action}: tokens only give read-only access to releases")
                 user = self._load_user(s, actor) if actor is not None else None
                 op = _Op(session=s, user=user, actor_name=user.username if user else actor_name,
                          action=action, target=target, audit=audit)

@@ -123,7 +123,9 @@ def _numpy_projection_model(model):
     return _NumpyProjectionMRF(potentials=model.potentials, marginals=model.marginals, total=model.total)
 
 
-def _make_estimator(iters: int, on_fit: Callable[[int], None], *, numpy_projection: bool) -> Callable[..., Any]:
+def _make_estimator(
+    iters: int, on_fit: Callable[[int], None], *, numpy_projection: bool, on_iteration: Callable[[int, int], None] | None = None
+) -> Callable[..., Any]:
     from mbi.estimation import mirror_descent
 
     calls = {"n": 0}
@@ -133,7 +135,14 @@ def _make_estimator(iters: int, on_fit: Callable[[int], None], *, numpy_projecti
         on_fit(calls["n"])
         if potentials is None and isinstance(loss_fn, list) and all(len(m.clique) <= 1 for m in loss_fn):
             return _independent_model(domain, loss_fn)
-        model = mirror_descent(domain, loss_fn, potentials=potentials, iters=iters)
+        step = {"i": 0}
+
+        def callback(_marginals) -> None:
+            step["i"] += 1
+            if on_iteration is not None and step["i"] % 50 == 0:
+                on_iteration(step["i"], iters)
+
+        model = mirror_descent(domain, loss_fn, potentials=potentials, iters=iters, callback_fn=callback)
         return _numpy_projection_model(model) if numpy_projection else model
 
     return estimator
@@ -203,7 +212,14 @@ def fit_marginal(
         else:
             report(min(0.1 + 0.02 * n, 0.9), f"AIM round {n}: fitting the model")
 
-    estimator = _make_estimator(config.estimation_iters, on_fit, numpy_projection=isinstance(config, AIM))
+    def on_iteration(i: int, total: int) -> None:
+        # only MST's final fit is long enough to need a moving bar between its stages
+        if isinstance(config, MST):
+            report(0.5 + 0.38 * i / total, f"fitting the model: iteration {i} of {total}")
+
+    estimator = _make_estimator(
+        config.estimation_iters, on_fit, numpy_projection=isinstance(config, AIM), on_iteration=on_iteration
+    )
     report(0.05, f"measuring with OpenDP ({config.name.upper()}, rho={budget.rho:.6g})")
     started = time.monotonic()
     try:

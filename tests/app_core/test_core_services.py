@@ -234,3 +234,18 @@ def test_not_found_and_password_policy(platform):
         platform.create_user(team.admin, "shorty", "short", "ml_engineer")
     generated = platform.create_user(team.admin, "gen", None, "ml_engineer")
     assert generated.generated_password and platform.login("gen", generated.generated_password)
+
+
+def test_api_token_actors_are_read_only_in_the_service_layer(platform):
+    """Token scope is enforced where every operation passes, not only in the HTTP layer."""
+    team = make_team(platform)
+    owner_token = platform.create_api_token(team.owner, timedelta(days=1))
+    actor = platform.actor_for_api_token(owner_token.token)
+    assert actor.via == "api_token"
+    platform.list_releases(actor)  # reading releases is the token's purpose
+    with pytest.raises(PermissionDeniedError, match="API token may not upload"):
+        platform.upload_dataset(actor, "t.csv", b"a,b\n1,2\n", name="x", budget_epsilon=1.0, delta=1e-9)
+    with pytest.raises(PermissionDeniedError, match="API token may not create_api_token"):
+        platform.create_api_token(actor, timedelta(days=1))
+    denied = [e for e in platform.audit_log(team.admin) if e.outcome == "denied" and e.action == "upload"]
+    assert denied

@@ -25,7 +25,7 @@ if owner:
                                      step=0.5, key="upload_budget",
                                      help="The most ε that all releases of this table may ever spend together.")
             delta = c2.select_slider("δ (probability the guarantee fails)", options=[1e-9, 1e-8, 1e-7, 1e-6, 1e-5],
-                                     value=1e-6, format_func=lambda d: f"{d:.0e}", key="upload_delta",
+                                     value=1e-9, format_func=lambda d: f"{d:.0e}", key="upload_delta",
                                      help="Should be far below 1 / number of people in the table.")
             schema_file = st.file_uploader("Reviewed schema (optional, JSON)", type=["json"], key="upload_schema")
             go = st.form_submit_button("Upload", type="primary")

@@ -65,7 +65,7 @@ else:
                          rows=int(rows) or None, target=target, policy={"allow_override": bool(allow_override)})
         if rel is not None:
             st.session_state[watch_key] = rel.id
-            st.toast(f"Release {rel.id} queued")
+            st.rerun()  # refresh the budget meter (the spend is now reserved)
 
 watched = st.session_state.get(watch_key)
 if watched:

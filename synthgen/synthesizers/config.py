@@ -65,15 +65,18 @@ class AIM(SynthesizerConfig):
     """AIM (McKenna et al. 2022): adaptively selects and measures the worst-approximated marginals
     of a workload (all 1-, 2- and ``max_degree``-way marginals) until the budget is used.
 
-    ``max_model_mb`` caps the graphical model's size (memory and time); ``rounds`` caps the number
-    of select/measure rounds (default 16 × columns, as in the paper).
+    ``max_model_mb`` caps the graphical model's size (memory and time). ``rounds`` sets the first
+    round's share of the budget (ρ / rounds) and so roughly the number of rounds; the default is
+    2 × columns rather than the paper's 16 × columns, because OpenDP's AIM grows the size cap with
+    the budget spent and stops for good when no candidate fits, which with 16 × columns left most
+    of the budget unused on Adult (measured: 9 rounds, 5 pairs, TSTR AUC 0.48).
     """
 
     name: ClassVar[str] = "aim"
     label: ClassVar[str] = "AIM (differentially private)"
     measure_split: float = 0.9
     max_degree: int = 2
-    max_model_mb: float = 16.0
+    max_model_mb: float = 80.0
     rounds: int | None = None
     estimation_iters: int = 100
 

@@ -148,7 +148,7 @@ def _make_estimator(
     return estimator
 
 
-def _algorithm(config: MST | AIM, estimator):
+def _algorithm(config: MST | AIM, estimator, n_columns: int):
     from synthgen._opendp import dp
     from synthgen.synthesizers._opendp_mst import SafeMST
 
@@ -162,7 +162,7 @@ def _algorithm(config: MST | AIM, estimator):
         measure_split=config.measure_split,
         queries=config.max_degree,
         max_size=config.max_model_mb,
-        rounds=config.rounds,
+        rounds=config.rounds or 2 * n_columns,
     )
 
 
@@ -223,7 +223,7 @@ def fit_marginal(
     report(0.05, f"measuring with OpenDP ({config.name.upper()}, rho={budget.rho:.6g})")
     started = time.monotonic()
     try:
-        table, context = _release(data, keys, contributions, budget.rho, _algorithm(config, estimator))
+        table, context = _release(data, keys, contributions, budget.rho, _algorithm(config, estimator, len(columns)))
     except Exception as exc:  # noqa: BLE001 - OpenDP raises many types; all mean "budget committed, no model"
         raise FitFailedError(
             f"{config.name.upper()} failed inside OpenDP after the privacy budget was committed "

@@ -77,3 +77,10 @@ def small_titanic() -> tuple[bytes, str]:
     buf = io.StringIO()
     frame.to_csv(buf, index=False)
     return buf.getvalue().encode(), json.dumps(schema)
+
+
+def random_key_b64() -> str:
+    import base64
+    import secrets
+
+    return base64.b64encode(secrets.token_bytes(32)).decode()

@@ -110,7 +110,7 @@ def test_rotation_keeps_every_dataset_readable(platform, settings):
 def test_rotation_with_env_master_key(settings, tmp_path):
     from core_helpers import make_team as _mt
 
-    from conftest import random_key_b64
+    from core_helpers import random_key_b64
 
     env_settings = settings.with_(master_key_env=random_key_b64())
     p = Platform.open(env_settings)

@@ -78,7 +78,10 @@ def test_neighbouring_datasets_give_identical_metadata(monkeypatch, config):
 
     for field in ("columns", "dtypes", "keys", "contributions", "rho"):
         assert call_d[field] == call_c[field], field
-    assert messages_d == messages_c
+    # AIM's number of rounds is chosen from its own noisy measurements (post-processing of DP
+    # output), so "AIM round n" messages may differ between runs; everything else must not.
+    adaptive = lambda ms: [m for m in ms if not m[1].startswith("AIM round")]
+    assert adaptive(messages_d) == adaptive(messages_c)
     volatile = {"fitted_at", "accounting", "default_rows", "budget"}
     assert {k: v for k, v in model_d.info.items() if k not in volatile} == {k: v for k, v in model_c.info.items() if k not in volatile}
     # the default row count is OpenDP's noisy estimate of the size, never len(data)

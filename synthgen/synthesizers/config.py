@@ -74,6 +74,9 @@ class AIM(SynthesizerConfig):
 
     name: ClassVar[str] = "aim"
     label: ClassVar[str] = "AIM (differentially private)"
+    #: share of ρ for the initial one-way marginals (OpenDP's default is half; measured on Adult at
+    #: ε=1 with 30 rounds: 0.1 gave 3-way TVD 0.081 and TSTR AUC 0.884, against 0.119 and 0.768)
+    oneway_share: float = 0.1
     measure_split: float = 0.9
     max_degree: int = 2
     max_model_mb: float = 80.0
@@ -82,6 +85,8 @@ class AIM(SynthesizerConfig):
 
     def __post_init__(self) -> None:
         _check_fraction("measure_split", self.measure_split)
+        if isinstance(self.oneway_share, bool) or not isinstance(self.oneway_share, (int, float)) or not 0 < self.oneway_share < 1:
+            raise InvalidInputError(f"oneway_share ({self.oneway_share!r}) must be in (0, 1)")
         _check_positive_int("max_degree", self.max_degree, 3)
         if isinstance(self.max_model_mb, bool) or not isinstance(self.max_model_mb, (int, float)) or not 0.1 <= self.max_model_mb <= 1024:
             raise InvalidInputError(f"max_model_mb ({self.max_model_mb!r}) must be between 0.1 and 1024")

@@ -163,6 +163,7 @@ def _algorithm(config: MST | AIM, estimator, n_columns: int):
         queries=config.max_degree,
         max_size=config.max_model_mb,
         rounds=config.rounds or 2 * n_columns,
+        oneway_split=config.oneway_share,
     )
 
 

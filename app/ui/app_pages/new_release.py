@@ -13,7 +13,7 @@ actor = state.require_actor()
 platform = state.platform()
 
 SYNTHS = {
-    "aim": "AIM — differentially private (adaptive marginals; best accuracy, slower)",
+    "aim": "AIM — differentially private (adaptive marginals; most accurate, slower)",
     "mst": "MST — differentially private (fast; good for many columns)",
     "gaussian_copula": "Gaussian copula — baseline, no formal privacy",
     "ctgan": "CTGAN — baseline, no formal privacy",
@@ -54,7 +54,7 @@ else:
                    "the policy allows overrides.", icon=":material/warning:")
 
     c1, c2 = st.columns(2)
-    rows = c1.number_input("Rows to generate (0 = as many as the training table)", min_value=0, max_value=1_000_000,
+    rows = c1.number_input("Rows to generate (0 = the differentially private estimate of the table size)", min_value=0, max_value=1_000_000,
                            value=0, step=1000, key="rel_rows")
     target = c2.selectbox("Evaluation target column (for the ML-utility test)", [None, *col_names],
                           format_func=lambda c: "— none —" if c is None else c, key="rel_target")

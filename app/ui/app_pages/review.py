@@ -32,7 +32,7 @@ else:
     c[2].metric("δ", f"{rel.delta:.0e}" if rel.dp else "—")
     c[3].metric("Overall verdict", verdict_label(rel.verdict))
     if rel.dp:
-        st.caption(f"ε at δ via {CONVERSION}. Requested by {rel.requester}; rows: {rel.rows or 'as many as the data'}; "
+        st.caption(f"ε at δ via {CONVERSION}. Requested by {rel.requester}; rows: {rel.rows or 'DP estimate of the table size'}; "
                    f"target: {rel.target or '—'}.")
     else:
         st.error("This release is **not differentially private**: it has no formal privacy guarantee.")

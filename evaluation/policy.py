@@ -29,7 +29,7 @@ from typing import Any
 from evaluation.errors import EvaluationError
 from evaluation.report import Metric
 
-_ON = ("value", "lower", "upper")
+_ON = ("value", "lower", "upper", "interval")
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,15 @@ def judge(metric: Metric, policy: Policy) -> Metric:
     rule = policy.rule_for(metric.name)
     if rule is None:
         return replace(metric, threshold=None, verdict="info")
-    figure = _figure(metric, rule.on)
     flags = metric.details.get("flags") or []
+    if rule.on == "interval" and metric.interval is not None and metric.value is not None and not flags:
+        # pass only when the whole confidence interval meets the bound, fail when the estimate
+        # itself breaks it; in between the evidence is too wide to certify: inconclusive.
+        lo, hi = metric.interval
+        inside, outside = (hi <= rule.bound, metric.value > rule.bound) if rule.op == "<=" else (lo >= rule.bound, metric.value < rule.bound)
+        verdict = "pass" if inside else "fail" if outside else "inconclusive"
+        return replace(metric, threshold=rule.to_dict(), verdict=verdict)
+    figure = _figure(metric, "value" if rule.on == "interval" else rule.on)
     if figure is None or flags:
         verdict = "inconclusive"
     elif rule.op == "<=":

@@ -4,13 +4,18 @@ import pytest
 
 from evaluation import EvaluationError, Metric, default_policy, load_policy
 from evaluation.policy import judge
+from evaluation.policy import Policy
 from evaluation.report import combine_verdicts
+
+
+def load_policy_from_dict(data):
+    return Policy.from_dict(data, source="test policy")
 
 
 def test_default_policy_has_the_issue_thresholds():
     p = default_policy()
     assert p.rule_for("epsilon").bound == 3.0
-    assert p.rule_for("singling_out_multivariate").on == "upper"
+    assert p.rule_for("singling_out_multivariate").on == "interval"
     assert p.rule_for("inference:income").bound == 0.1
     assert p.rule_for("dcr_share").bound == 0.55
     assert p.rule_for("exact_copy_rate").bound == 0.0
@@ -21,8 +26,11 @@ def test_default_policy_has_the_issue_thresholds():
 def test_judge_uses_interval_end_and_flags():
     p = default_policy()
     m = Metric("linkability", 0.01, (0.0, 0.06), group="risk")
-    assert judge(m, p).verdict == "fail"  # upper CI above 0.05
+    assert judge(m, p).verdict == "inconclusive"  # estimate under 0.05, upper CI above: too wide to certify
+    assert judge(Metric("linkability", 0.07, (0.03, 0.11)), p).verdict == "fail"  # the estimate breaks the limit
     assert judge(Metric("linkability", 0.01, (0.0, 0.04)), p).verdict == "pass"
+    upper_only = load_policy_from_dict({"rules": {"linkability": {"max": 0.05, "on": "upper"}}})
+    assert judge(m, upper_only).verdict == "fail"
     flagged = Metric("linkability", 0.01, (0.0, 0.04), details={"flags": ["Attack is as good or worse as baseline"]})
     assert judge(flagged, p).verdict == "inconclusive"
     assert judge(Metric("epsilon", None), p).verdict == "inconclusive"

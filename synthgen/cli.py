@@ -39,7 +39,7 @@ def _progress_bar(description: str) -> tuple[Callable[[float, str], None], Calla
     return update, bar.close
 
 
-def _positive_float(name: str) -> Callable[[str], float]:
+def _float_arg(name: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             return float(text)
@@ -186,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     draft.set_defaults(handler=cmd_schema_draft)
     discover = schema_sub.add_parser("discover", help="release a schema with DP (no peeking; spends budget)")
     discover.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
-    discover.add_argument("--epsilon", type=_positive_float("epsilon"), required=True, help="budget spent on discovery")
-    discover.add_argument("--delta", type=_positive_float("delta"), default=1e-9, help="delta (default 1e-9)")
+    discover.add_argument("--epsilon", type=_float_arg("epsilon"), required=True, help="budget spent on discovery")
+    discover.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
     discover.add_argument("--numeric", action="append", metavar="NAME=LO:HI[:float]", help="numeric column with its public bounds")
     discover.add_argument("--identifier", action="append", metavar="NAME", help="identifier column (never measured)")
     discover.add_argument("--bins", type=int, default=8, help="quantile bins per numeric column (default 8)")
@@ -203,9 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
     fit.add_argument("--schema", required=True, help="reviewed schema JSON")
     fit.add_argument("--synthesizer", choices=["mst", "aim", "gaussian_copula", "ctgan"], default="mst")
-    fit.add_argument("--epsilon", type=_positive_float("epsilon"), help="privacy loss epsilon (with --delta)")
-    fit.add_argument("--delta", type=_positive_float("delta"), default=1e-9, help="delta (default 1e-9)")
-    fit.add_argument("--rho", type=_positive_float("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")
+    fit.add_argument("--epsilon", type=_float_arg("epsilon"), help="privacy loss epsilon (with --delta)")
+    fit.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
+    fit.add_argument("--rho", type=_float_arg("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")
     fit.add_argument("--strict", action="store_true", help="refuse values outside the schema instead of clipping/leaving them out")
     fit.add_argument("-o", "--output", required=True, help="model file to write (.zip)")
     fit.set_defaults(handler=cmd_fit)

@@ -41,7 +41,8 @@ __all__ = [
 # Python's csv module refuses fields longer than this many characters unless the process-wide
 # csv.field_size_limit() is raised (global state we do not touch); so it caps max_cell_bytes.
 CSV_FIELD_LIMIT = 131072
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# OWASP CSV-injection starters, plus newline, pipe (DDE) and percent (encoded payloads)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 _ALLOWED_SUFFIXES = (".csv", ".parquet")
 _PARQUET_MAGIC = b"PAR1"
 # C0 control bytes other than TAB, LF, CR (and DEL) do not occur in text tables.

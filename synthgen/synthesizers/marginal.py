@@ -17,7 +17,6 @@ Privacy reasoning, end to end:
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Callable
 
@@ -31,7 +30,6 @@ from synthgen.sampler import CompiledSampler, compile_mrf
 from synthgen.schema import Schema
 from synthgen.synthesizers.config import AIM, MST
 
-log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 

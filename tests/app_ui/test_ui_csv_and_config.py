@@ -5,30 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import tomllib
-from dataclasses import dataclass
 
+from app.core.audit import make_entry, utc_now_iso
 from app.ui.components.csv_export import audit_csv, escape_cell
 from tests.app_ui.ui_helpers import REPO
-
-
-@dataclass
-class _Entry:
-    seq: int
-    at: str
-    actor: str
-    action: str
-    outcome: str
-    target: str
-    details: dict
-    entry_hash: str
-    signature: str
 
 
 def test_formula_injection_is_escaped():
     for bad in ("=HYPERLINK(\"http://x\")", "+1+1", "-2", "@SUM(A1)", "\t=1", "\r=1", "|cmd", "%0A"):
         assert escape_cell(bad).startswith("'")
     assert escape_cell("alice") == "alice"
-    data = audit_csv([_Entry(1, "2024-01-01T00:00:00", "=evil()", "login", "ok", "user:1", {"k": "=x"}, "h", "s")])
+    entry = make_entry(None, seq=1, at=utc_now_iso(), actor="=evil()", action="login", outcome="ok",
+                       target="user:1", details={"k": "=x"}, key=b"k" * 32)
+    data = audit_csv([entry])
     rows = list(csv.reader(io.StringIO(data.decode())))
     assert rows[0][0] == "seq"
     assert rows[1][2] == "'=evil()"

@@ -7,17 +7,14 @@ import io
 import json
 from typing import Any, Iterable
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+from app.core.uploads import escape_formula
+
 COLUMNS = ("seq", "at", "actor", "action", "outcome", "target", "details", "entry_hash", "signature")
 
 
 def escape_cell(value: Any) -> str:
-    """Text that a spreadsheet shows as text: a cell starting with = + - @ (or a control
-    character / pipe / percent) is prefixed with a single quote (OWASP CSV injection advice)."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+    """Any value as text that a spreadsheet shows as text (the core's :func:`escape_formula`)."""
+    return escape_formula("" if value is None else str(value))
 
 
 def audit_csv(entries: Iterable[Any]) -> bytes:

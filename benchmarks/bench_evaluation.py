@@ -61,7 +61,20 @@ def main() -> int:
         print(f"  {name:28s} {sec:8.2f}")
     print(f"overall verdict: {report.overall_verdict}")
     for m in report.metrics:
-        extra = f" n_attacks={m.details['n_attacks']}" if "n_attacks" in m.details else ""
+        d = m.details
+        extra = ""
+        if m.interval is not None:
+            extra += f" CI [{m.interval[0]:.4f}, {m.interval[1]:.4f}]"
+        if "n_attacks" in d:
+            extra += f" n_attacks={d['n_attacks']}"
+        if d.get("n_control_attacks") is not None:
+            extra += f"/{d['n_control_attacks']} (requested {d['n_attacks_requested']}, half-width {d['half_width']:.3f})"
+        if d.get("n_queries_generated") is not None:
+            extra += f" queries={d['n_queries_generated']}"
+        if d.get("n_combos") is not None:
+            extra += f" combos={d['n_combos']}"
+        if d.get("flags"):
+            extra += f" flags={len(d['flags'])}"
         print(f"  {m.name:28s} {m.verdict:12s} {m.value if m.value is None else round(m.value, 4)}{extra}")
     return 0
 

@@ -1,6 +1,7 @@
 """Benchmark of the DP synthesizers on UCI Adult (issue #2's yardstick). Prints a table.
 
     .venv/bin/python benchmarks/bench_synthesizers.py [--epsilons 0.3 1 3] [--synthesizers mst aim]
+        [--repeats 3] [--peers]          (make bench; make peers ARGS="--repeats 3")
 
 Protocol: Adult (datasets/adult.csv), 70/30 split with seed 0 (34,189 train / 14,653 holdout),
 δ = 1e-9. For each synthesizer and ε, a fresh subprocess runs ``synthgen.synthesizers.fit`` and
@@ -13,7 +14,12 @@ samples the DP-estimated number of rows, so peak RSS is per run. Figures:
 * train-on-synthetic / test-on-real ROC AUC for ``income`` with HistGradientBoosting, tested on
   the 30 % holdout.
 
-The "holdout" row scores the real holdout itself in place of a synthetic table: the sampling floor.
+Reference rows: "holdout" scores the real holdout itself in place of a synthetic table (the
+sampling floor); "tree ceiling" is a Chow-Liu tree with the *exact* two-way marginals (not DP),
+the best any single tree of two-way marginals (MST's model) can score here. ``--peers`` adds
+SmartNoise Synth's MST (as shipped, with mbi's rounding generator, and with i.i.d. sampling) and
+AIM, run from their own virtualenv on our schema's codes. DP noise is never seeded, so use
+``--repeats`` to see the spread (mean±sd).
 """
 
 from __future__ import annotations
@@ -110,11 +116,10 @@ def score(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame) -
 def run_one(synthesizer: str, epsilon: float, out: Path) -> None:
     """Child process: fit + sample, write the synthetic table and timings."""
     from synthgen.budget import PrivacyBudget
-    from synthgen.schema import Schema
     from synthgen.synthesizers import config_by_name, fit
 
     train, _ = load_split()
-    schema = Schema.load(ROOT / "datasets" / "adult.schema.json")
+    schema = load_schema()
     started = time.perf_counter()
     model = fit(train, schema, config_by_name(synthesizer), PrivacyBudget.from_epsilon(epsilon, DELTA))
     fitted = time.perf_counter()
@@ -132,39 +137,163 @@ def run_one(synthesizer: str, epsilon: float, out: Path) -> None:
     }))
 
 
+PEER_PYTHON = ROOT / "benchmarks" / ".peer-venv" / "bin" / "python"
+PEER_CHILD = ROOT / "benchmarks" / "peers" / "smartnoise_child.py"
+
+
+def load_schema():
+    from synthgen.schema import Schema
+
+    return Schema.load(ROOT / "datasets" / "adult.schema.json")
+
+
+def run_peer(synthesizer: str, epsilon: float, generator: str, workdir: Path, timeout: float) -> tuple[dict, pd.DataFrame] | str:
+    """SmartNoise Synth in its own virtualenv, fed our public schema codes; decoded with our rule."""
+    from synthgen.encoding import decode, encode
+
+    train, _ = load_split()
+    schema = load_schema()
+    codes_path = workdir / "train_codes.parquet"
+    if not codes_path.exists():
+        pd.DataFrame(encode(train, schema).codes).to_parquet(codes_path)
+    out = workdir / f"smartnoise_{synthesizer}_{generator}_eps{epsilon:g}.parquet"
+    try:
+        proc = subprocess.run(
+            [str(PEER_PYTHON), str(PEER_CHILD), synthesizer, str(epsilon), str(DELTA), str(codes_path), str(out), generator],
+            capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return f"did not finish in {timeout / 60:.0f} min"
+    if proc.returncode != 0:
+        return f"FAILED: {proc.stderr.strip().splitlines()[-1:]}"
+    codes = pd.read_parquet(out)
+    synthetic = decode({c: codes[c].to_numpy() for c in codes.columns}, schema, np.random.default_rng(1))
+    return json.loads(out.with_suffix(".json").read_text()), synthetic[train.columns]
+
+
+def tree_ceiling(train: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Not DP: the best a single tree of two-way marginals can do on this yardstick.
+
+    A Chow-Liu tree (maximum mutual information) over the schema's codes, with the *exact*
+    marginals of the training split, sampled to as many rows and decoded with the same rule as the
+    synthesizers. MST fits a tree of noisy two-way marginals, so this is its ceiling at ε = ∞.
+    """
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    from synthgen.encoding import decode, encode
+
+    schema = load_schema()
+    codes = encode(train, schema).codes
+    names = list(codes)
+    card = {c.name: c.cardinality for c in schema.synthesized_columns}
+    n = len(train)
+
+    def joint(a: str, b: str) -> np.ndarray:
+        flat = np.bincount(codes[a] * card[b] + codes[b], minlength=card[a] * card[b])
+        return flat.reshape(card[a], card[b]) / n
+
+    weights = np.zeros((len(names), len(names)))
+    for i, j in itertools.combinations(range(len(names)), 2):
+        p = joint(names[i], names[j])
+        outer = p.sum(1, keepdims=True) @ p.sum(0, keepdims=True)
+        nz = p > 0
+        weights[i, j] = (p[nz] * np.log(p[nz] / outer[nz])).sum() + 1e-12
+    tree = minimum_spanning_tree(-weights).toarray()
+    neighbours: dict[int, list[int]] = {i: [] for i in range(len(names))}
+    for i, j in zip(*np.nonzero(tree)):
+        neighbours[i].append(j)
+        neighbours[j].append(i)
+    order, parent = [0], {0: -1}
+    for u in order:
+        for v in neighbours[u]:
+            if v not in parent:
+                parent[v] = u
+                order.append(v)
+    root = np.bincount(codes[names[0]], minlength=card[names[0]]) / n
+    sampled = {names[0]: rng.choice(len(root), size=n, p=root)}
+    for v in order[1:]:
+        u = parent[v]
+        pair = joint(names[u], names[v])
+        cdf = np.cumsum(pair / np.maximum(pair.sum(1, keepdims=True), 1e-300), axis=1)
+        draws = rng.random(n)[:, None]
+        sampled[names[v]] = np.minimum((draws > cdf[sampled[names[u]]]).sum(1), card[names[v]] - 1)
+    return decode(sampled, schema, rng)[train.columns]
+
+
+def summarise(values: list[float], digits: int = 3) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f}±{np.std(values, ddof=1):.{digits}f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epsilons", type=float, nargs="+", default=[0.3, 1.0, 3.0])
     parser.add_argument("--synthesizers", nargs="+", default=["mst", "aim"])
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="fits per cell; DP noise is never seeded, so figures vary between fits (mean±sd shown)")
+    parser.add_argument("--peers", action="store_true",
+                        help="also run SmartNoise Synth from benchmarks/.peer-venv (`make peers` creates it)")
+    parser.add_argument("--peer-timeout", type=float, default=1500.0, help="seconds per SmartNoise fit")
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "out")
     parser.add_argument("--child", nargs=3, metavar=("SYNTH", "EPS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         run_one(args.child[0], float(args.child[1]), Path(args.child[2]))
         return
+    if args.peers and not PEER_PYTHON.exists():
+        parser.error(f"--peers needs {PEER_PYTHON}; create it with `make peers`")
     args.workdir.mkdir(parents=True, exist_ok=True)
     train, holdout = load_split()
-    print(f"Adult: {len(train)} train / {len(holdout)} holdout rows, delta={DELTA}")
-    header = f"{'synthesizer':<12} {'eps':>5} {'fit s':>7} {'sample s':>8} {'1M rows s':>9} {'fit MB':>7} {'peak MB':>8} {'TVD1':>6} {'TVD2':>6} {'TVD3':>6} {'AUC':>6}"
+    print(f"Adult: {len(train)} train / {len(holdout)} holdout rows, delta={DELTA}, {args.repeats} fit(s) per cell")
+    header = (f"{'synthesizer':<26} {'eps':>5} {'fit s':>7} {'sample s':>8} {'1M rows s':>9} {'fit MB':>7} {'peak MB':>8} "
+              f"{'TVD1':>6} {'TVD2':>6} {'TVD3':>11} {'AUC':>11}")
     print(header)
     print("-" * len(header))
-    floor = score(train, holdout, holdout)
-    print(f"{'holdout':<12} {'-':>5} {'-':>7} {'-':>8} {'-':>9} {'-':>7} {'-':>8} {floor['tvd1']:6.3f} {floor['tvd2']:6.3f} {floor['tvd3']:6.3f} {floor['auc']:6.3f}", flush=True)
+
+    def line(name: str, eps: str, timings: list[dict], scores: list[dict]) -> None:
+        def t(key: str, fmt: str, agg=np.mean) -> str:
+            vals = [x[key] for x in timings if key in x]
+            return format(agg(vals), fmt) if vals else f"{'-':>{int(fmt.split('.')[0])}}"
+        print(
+            f"{name:<26} {eps:>5} {t('fit_s', '7.1f')} {t('sample_s', '8.2f')} {t('sample_1m_s', '9.2f')} "
+            f"{t('fit_peak_mb', '7.0f', max)} {t('peak_mb', '8.0f', max)} "
+            f"{np.mean([s['tvd1'] for s in scores]):6.3f} {np.mean([s['tvd2'] for s in scores]):6.3f} "
+            f"{summarise([s['tvd3'] for s in scores]):>11} {summarise([s['auc'] for s in scores]):>11}",
+            flush=True,
+        )
+
+    line("holdout (sampling floor)", "-", [], [score(train, holdout, holdout)])
+    line("tree ceiling (not DP)", "inf", [], [score(train, holdout, tree_ceiling(train, np.random.default_rng(r))) for r in range(args.repeats)])
     for synthesizer in args.synthesizers:
         for eps in args.epsilons:
-            out = args.workdir / f"{synthesizer}_eps{eps:g}.parquet"
-            started = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--child", synthesizer, str(eps), str(out)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(f"{synthesizer:<12} {eps:5g} FAILED after {time.perf_counter() - started:.0f}s: {proc.stderr.strip().splitlines()[-1:]}")
+            timings, scores = [], []
+            for rep in range(args.repeats):
+                out = args.workdir / f"{synthesizer}_eps{eps:g}_{rep}.parquet"
+                started = time.perf_counter()
+                proc = subprocess.run([sys.executable, __file__, "--child", synthesizer, str(eps), str(out)], capture_output=True, text=True)
+                if proc.returncode != 0:
+                    print(f"{synthesizer:<26} {eps:5g} FAILED after {time.perf_counter() - started:.0f}s: {proc.stderr.strip().splitlines()[-1:]}")
+                    continue
+                timings.append(json.loads(out.with_suffix(".json").read_text()))
+                scores.append(score(train, holdout, pd.read_parquet(out)))
+            if scores:
+                line(synthesizer, f"{eps:g}", timings, scores)
+            if not args.peers:
                 continue
-            timing = json.loads(out.with_suffix(".json").read_text())
-            s = score(train, holdout, pd.read_parquet(out))
-            print(
-                f"{synthesizer:<12} {eps:5g} {timing['fit_s']:7.1f} {timing['sample_s']:8.2f} {timing['sample_1m_s']:9.2f} "
-                f"{timing['fit_peak_mb']:7.0f} {timing['peak_mb']:8.0f} {s['tvd1']:6.3f} {s['tvd2']:6.3f} {s['tvd3']:6.3f} {s['auc']:6.3f}",
-                flush=True,
-            )
+            generators = ["round", "sample"] if synthesizer == "mst" else ["sample"]
+            for generator in generators:
+                name = f"smartnoise {synthesizer} ({generator})"
+                timings, scores = [], []
+                for rep in range(args.repeats):
+                    result = run_peer(synthesizer, eps, generator, args.workdir, args.peer_timeout)
+                    if isinstance(result, str):
+                        print(f"{name:<26} {eps:5g} {result}", flush=True)
+                        break
+                    timings.append(result[0])
+                    scores.append(score(train, holdout, result[1]))
+                if scores:
+                    line(name, f"{eps:g}", timings, scores)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def discover_schema(
     """Release a schema for ``frame`` with ``budget`` (ρ, zCDP) plus ``delta`` for thresholding."""
     import polars as pl
 
-    from synthgen._opendp import dp
+    from synthgen._opendp import SLACK, dp
 
     delta = check_delta(delta)
     if not 2 <= bins <= 64:
@@ -100,9 +100,12 @@ def discover_schema(
         data=pl.LazyFrame(data),
         privacy_unit=dp.unit_of(contributions=1),
         privacy_loss=dp.loss_of(rho=budget.rho, delta=delta),
-        split_evenly_over=queries,
         margins=[dp.polars.Margin(max_length=MAX_ROWS)],
     )
+    # Not ``split_evenly_over``: OpenDP sums its even parts back rounding upwards and, for many
+    # (ρ, δ), refuses its own budget before measuring anything. Each query asks for a part a
+    # hair below the even share instead (SLACK), which always composes within the total.
+    per_query = {"rho": budget.rho * (1 - SLACK) / queries, "delta": delta * (1 - SLACK) / queries}
     alphas = [i / bins for i in range(1, bins)]
     out: list[Column] = []
     for col in columns:
@@ -112,7 +115,7 @@ def discover_schema(
             spec = numeric[col]
             cands = spec.candidates()
             expr = [pl.col(col).clip(spec.lower, spec.upper).dp.quantile(a, cands).alias(f"q{i}") for i, a in enumerate(alphas)]
-            released = context.query().select(*expr).release().collect().row(0)
+            released = context.query(**per_query).select(*expr).release().collect().row(0)
             cuts: list[float] = []
             for q in sorted(released):
                 if spec.lower < q <= spec.upper and (not cuts or q > cuts[-1]):
@@ -122,7 +125,7 @@ def discover_schema(
             out.append(Column(name=col, kind="numeric", nullable=False, lower=spec.lower, upper=spec.upper, cuts=tuple(cuts), integer=spec.integer))
         else:
             # unsigned counts: a key is released only when its noisy count clears the threshold
-            released = context.query().group_by(col).agg(dp.len(signed=False)).release().collect()
+            released = context.query(**per_query).group_by(col).agg(dp.len(signed=False)).release().collect()
             keys = [k for k in released[col].to_list()]
             cats = sorted(k for k in keys if k is not None and k != "")
             if not cats:

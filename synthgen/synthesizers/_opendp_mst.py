@@ -38,7 +38,7 @@ from opendp.extras.mbi._utilities import get_associated_metric, make_noise_margi
 from opendp.measurements import make_noisy_max
 from opendp.mod import binary_search_chain
 
-SLACK = 1e-9
+from synthgen._opendp import SLACK
 
 
 def fast_chain(make: Callable[[float], Any], d_in: Any, d_out: float) -> Any:

@@ -160,7 +160,7 @@ def _algorithm(config: MST | AIM, estimator, n_columns: int):
         measure_split=config.measure_split,
         queries=config.max_degree,
         max_size=config.max_model_mb,
-        rounds=config.rounds or 2 * n_columns,
+        rounds=config.rounds or 4 * n_columns,
         oneway_split=config.oneway_share,
     )
 

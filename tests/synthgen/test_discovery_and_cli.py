@@ -44,6 +44,27 @@ def test_dp_discovery_never_releases_a_category_held_by_one_person():
         discover_schema(frame, numeric={"nope": NumericSpec(0, 1)}, identifiers=[], budget=PrivacyBudget(0.1), delta=1e-8)
 
 
+@pytest.mark.slow
+def test_dp_discovery_accepts_budgets_opendp_splits_badly():
+    """ε=2, δ=1e-6 over 8 queries: OpenDP's own even split refuses this budget ("unknown
+    ordering"); discovery asks for a hair less per query and must spend within the total."""
+    import polars as pl
+
+    from synthgen._opendp import dp
+
+    budget, delta = PrivacyBudget.from_epsilon(2.0, 1e-6), 1e-6
+    with pytest.raises(dp.OpenDPException, match="unknown ordering"):  # upstream still splits badly
+        dp.Context.compositor(data=pl.LazyFrame({"a": [0]}), privacy_unit=dp.unit_of(contributions=1),
+                              privacy_loss=dp.loss_of(rho=budget.rho, delta=delta), split_evenly_over=8,
+                              margins=[dp.polars.Margin(max_length=10**8)])
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({f"c{i}": rng.choice(["x", "y"], size=400) for i in range(7)})
+    frame["n"] = rng.integers(0, 50, size=400)
+    schema, accounting = discover_schema(frame, numeric={"n": NumericSpec(0, 50)}, identifiers=[], budget=budget, delta=delta)
+    assert accounting["queries"] == 8
+    assert all(set(schema.column(f"c{i}").categories) == {"x", "y"} for i in range(7))
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -21,6 +21,11 @@ Rules (all documented here so that the report can cite them):
   used. Attack confidence intervals depend on the number of attacks, not on table size, so they
   are unchanged, but the singling-out population becomes the subsample; marginal and DCR
   estimates gain sampling noise of order ``sqrt(1/n_used)``, reported as ``tvd_noise_scale``.
+* **Attacks.** Singling out and linkability run ``min(n_attacks, control rows, training rows)``
+  attacks. Inference starts with as many targets per side and extends the attack, where its
+  interval is wider than ±0.04, up to every training/control row (at most 20,000 per side); the
+  counts used are in each metric's details and in ``sampling["inference_attacks"]``, and its
+  rates are post-stratified on the secret's schema value (see :mod:`evaluation.risk`).
 * **Reproducibility.** All randomness comes from ``rng`` (seeds for anonymeter, models and
   subsamples are drawn from it in a fixed order), so equal inputs and equal ``rng`` state give an
   identical report apart from ``timings``.
@@ -40,7 +45,7 @@ from evaluation import utility as U
 from evaluation.errors import EvaluationError
 from evaluation.policy import Policy, default_policy, judge
 from evaluation.report import EvaluationReport, Metric, combine_verdicts
-from synthgen.encoding import check_columns_present
+from synthgen.encoding import check_columns_present, encode_column
 from synthgen.errors import SchemaError
 from synthgen.schema import Column, Schema
 
@@ -309,22 +314,29 @@ def evaluate(
                                   details={"flags": ["linkability needs at least two quasi-identifier or attribute columns"]}))
         t = stage("linkability", t)
         secrets = [c for c in informative if c.role == "sensitive"]
-        for j, secret in enumerate(secrets):
-            say(0.70 + 0.1 * j / max(len(secrets), 1), f"risk: inference ({secret.name})")
-            aux = [c for c in informative if c.role == "quasi_identifier"]
-            if not aux:
-                aux = [c for c in informative if c.role == "attribute"]
-            if not aux:
+        aux = [c for c in informative if c.role == "quasi_identifier"] or [c for c in informative if c.role == "attribute"]
+        if secrets and not aux:
+            for secret in secrets:
                 metrics.append(Metric(f"inference:{secret.name}", None, group="risk", description="anonymeter inference risk",
                                       details={"flags": ["no quasi-identifier or attribute column to use as auxiliary information"]}))
-                continue
-            res = R.inference(at_tr, at_sy, at_co, [code_of[c.name] for c in aux], code_of[secret.name],
-                              secret.kind in ("numeric", "datetime"), n_eff, seeds[8] + j)
-            res["details"]["flags"] = control_flags + res["details"]["flags"]
-            res["details"]["aux_columns"] = [c.name for c in aux]
-            res["details"]["secret"] = secret.name
-            metrics.append(Metric(f"inference:{secret.name}", res["value"], res["interval"], group="risk",
-                                  description=f"anonymeter inference risk with {secret.name!r} as the secret", details=res["details"]))
+        elif secrets:
+            say(0.70, "risk: inference (" + ", ".join(c.name for c in secrets) + ")")
+            strata = lambda frame, col: encode_column(col, frame[col.name].reset_index(drop=True))[0]
+            found = R.inference(
+                at_tr, at_sy, at_co, [code_of[c.name] for c in aux],
+                [R.Secret(code_of[c.name], c.kind in ("numeric", "datetime"), strata(real, c), strata(control, c)) for c in secrets],
+                n_eff, seeds[8],
+            )
+            sampling["inference_attacks"] = {}
+            for secret in secrets:
+                res = found[code_of[secret.name]]
+                res["details"]["flags"] = control_flags + res["details"]["flags"]
+                res["details"]["aux_columns"] = [c.name for c in aux]
+                res["details"]["secret"] = secret.name
+                sampling["inference_attacks"][secret.name] = [res["details"]["n_attacks"], res["details"]["n_control_attacks"]]
+                metrics.append(Metric(f"inference:{secret.name}", res["value"], res["interval"], group="risk",
+                                      description=f"anonymeter inference risk with {secret.name!r} as the secret "
+                                                  "(post-stratified on the secret's schema value)", details=res["details"]))
         t = stage("inference", t)
     else:
         notes.append("no informative column: anonymeter attacks skipped")

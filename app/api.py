@@ -29,13 +29,11 @@ consumer) gets 403.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO, Iterator, Literal
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,6 +46,7 @@ from app.core.authz import PermissionDeniedError
 from app.core.config import Settings
 from app.core.releases import DOWNLOADABLE, IllegalTransitionError
 from app.core.services import Actor, AuthenticationError, NotFoundError, Platform, ReleaseInfo
+from app.core.streaming import ArtifactIntegrityError
 from synthgen.errors import SynthgenError
 
 __all__ = ["create_app", "serve", "API_PREFIX"]
@@ -55,7 +54,6 @@ __all__ = ["create_app", "serve", "API_PREFIX"]
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-CHUNK_BYTES = 1 << 20  # streamed downloads: 1 MiB at a time
 MAX_ID = 2**31 - 1
 MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
@@ -257,33 +255,6 @@ def _token_prefix(token: str) -> str:
     return token[:API_TOKEN_DISPLAY_CHARS] if looks_like_api_token(token) else "malformed"
 
 
-def _why_token_failed(platform: Platform, token: str) -> tuple[str, str]:
-    """(actor name, reason) of a refused token, for the audit log only (never sent back)."""
-    from sqlalchemy import select
-
-    from app.core import identity
-    from app.core.store import ApiToken, User, transaction
-
-    if not identity.looks_like_api_token(token):
-        return "anonymous", "malformed"
-    try:
-        with transaction(platform._factory) as s:
-            row = s.execute(select(ApiToken).where(ApiToken.token_hash == identity.hash_token(token))).scalar_one_or_none()
-            if row is None:
-                return "anonymous", "unknown"
-            user = s.get(User, row.user_id)
-            name = user.username if user else "anonymous"
-            if row.revoked_at is not None:
-                return name, "revoked"
-            if row.expires_at <= platform.now():
-                return name, "expired"
-            if user is None or user.disabled:
-                return name, "account_disabled"
-            return name, "other"
-    except Exception:  # noqa: BLE001 - the audit detail is best effort; the refusal is not
-        return "anonymous", "unknown"
-
-
 def _audit_refusal(platform: Platform, request: Request, *, actor: str, outcome: str, target: str,
                    reason: str) -> None:
     try:
@@ -308,10 +279,9 @@ def _release_scope_actor(request: Request,
     token = credentials.credentials
     try:
         return platform.actor_for_api_token(token)
-    except AuthenticationError:
-        name, reason = _why_token_failed(platform, token)
-        _audit_refusal(platform, request, actor=name, outcome="denied", target=f"api_token:{_token_prefix(token)}",
-                       reason=reason)
+    except AuthenticationError as exc:
+        _audit_refusal(platform, request, actor=exc.username or "anonymous", outcome="denied",
+                       target=f"api_token:{_token_prefix(token)}", reason=exc.reason or "other")
         raise ApiError(401, "invalid_token", "API token is not valid (unknown, revoked or expired)",
                        _BEARER_CHALLENGE) from None
 
@@ -324,8 +294,8 @@ def _password_actor(request: Request, basic: HTTPBasicCredentials | None = Depen
         token = header[7:].strip()
         try:
             name = platform.actor_for_api_token(token).username
-        except AuthenticationError:
-            name = _why_token_failed(platform, token)[0]
+        except AuthenticationError as exc:
+            name = exc.username or "anonymous"
         _audit_refusal(platform, request, actor=name, outcome="denied", target=f"api_token:{_token_prefix(token)}",
                        reason="insufficient_scope")
         raise ApiError(403, "insufficient_scope",
@@ -341,117 +311,6 @@ def _password_actor(request: Request, basic: HTTPBasicCredentials | None = Depen
     except AuthenticationError as exc:
         raise ApiError(401, "unauthenticated", str(exc), {"WWW-Authenticate": 'Basic realm="synthgen"'}) from None
     return session.actor, session.token
-
-
-# --------------------------------------------------------------------------------------------
-# Streaming an encrypted artifact
-# --------------------------------------------------------------------------------------------
-#
-# SERVICE-LAYER GAP: Platform.download() decrypts the whole artifact into memory (several
-# copies of a 100 MB table). Until the service offers a streaming method, this adapter does
-# what download() does (same _op: re-read user, authorize download_approved, one "download"
-# audit entry with format and SHA-256) but returns an open file instead of bytes, and decrypts
-# AES-GCM incrementally. The ciphertext's recorded SHA-256 is checked *before* the first byte is
-# sent; the GCM tag and the plaintext SHA-256 are checked at the end (a mismatch aborts the
-# response, so the client never gets a complete, wrong file).
-
-
-class ArtifactIntegrityError(SynthgenError):
-    """A stored artifact does not match its recorded checksum or fails authentication."""
-
-
-@dataclass
-class _ArtifactStream:
-    fh: BinaryIO
-    data_key: bytes
-    aad: bytes
-    cipher_sha256: str
-    sha256: str
-    size: int
-    filename: str
-    media_type: str
-    release_id: int
-    actor: str
-    fmt: str
-
-
-def _open_artifact(platform: Platform, actor: Actor, release_id: int, fmt: str) -> _ArtifactStream:
-    from app.core import crypto
-    from app.core.bundle import FORMAT_FILES, download_name
-    from app.core.store import Dataset
-
-    name, _media = FORMAT_FILES[fmt]
-    with platform._op(actor, "download", f"release:{release_id}") as op:
-        rel = platform._downloadable(op, release_id)
-        meta = platform._artifacts(rel).get(name)
-        if meta is None or not meta.get("public"):
-            raise NotFoundError(f"release {rel.id} has no {fmt} file")
-        ds = op.session.get(Dataset, rel.dataset_id)
-        data_key = platform.data_key(ds)
-        fh = open(platform._path(meta["path"]), "rb")  # noqa: SIM115 - closed by the stream
-        op.on_rollback.append(fh.close)
-        op.details.update(format=fmt, sha256=meta["sha256"], via="api", streamed=True)
-        stream = _ArtifactStream(fh=fh, data_key=data_key, aad=crypto._aad(str(ds.id), meta["purpose"]),
-                                 cipher_sha256=meta["cipher_sha256"], sha256=meta["sha256"], size=int(meta["size"]),
-                                 filename=download_name(rel.id, fmt), media_type=MEDIA[fmt], release_id=rel.id,
-                                 actor=op.actor_name, fmt=fmt)
-    return stream
-
-
-def _check_ciphertext(st: _ArtifactStream) -> tuple[bytes, int, int]:
-    """Hash the stored ciphertext (bounded memory); return (nonce, tag, ciphertext length)."""
-    from app.core import crypto
-
-    st.fh.seek(0, os.SEEK_END)
-    total = st.fh.tell()
-    overhead = crypto._CT_HEADER + crypto.NONCE_BYTES + crypto.TAG_BYTES
-    if total - overhead != st.size:
-        raise ArtifactIntegrityError(f"artifact of release {st.release_id} has the wrong length")
-    st.fh.seek(0)
-    digest = hashlib.sha256()
-    while block := st.fh.read(CHUNK_BYTES):
-        digest.update(block)
-    if digest.hexdigest() != st.cipher_sha256:
-        raise ArtifactIntegrityError(f"artifact of release {st.release_id} does not match its recorded SHA-256")
-    st.fh.seek(0)
-    head = st.fh.read(crypto._CT_HEADER + crypto.NONCE_BYTES)
-    if head[0] != crypto._CT_VERSION:
-        raise ArtifactIntegrityError(f"artifact of release {st.release_id} has an unknown format version")
-    st.fh.seek(total - crypto.TAG_BYTES)
-    tag = st.fh.read(crypto.TAG_BYTES)
-    st.fh.seek(len(head))
-    return head[crypto._CT_HEADER:], tag, st.size
-
-
-def _plaintext_chunks(platform: Platform, st: _ArtifactStream, nonce: bytes, tag: bytes, length: int) -> Iterator[bytes]:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    try:
-        decryptor = Cipher(algorithms.AES(st.data_key), modes.GCM(nonce, tag)).decryptor()
-        decryptor.authenticate_additional_data(st.aad)
-        digest = hashlib.sha256()
-        remaining = length
-        while remaining > 0:
-            block = st.fh.read(min(CHUNK_BYTES, remaining))
-            if not block:
-                raise ArtifactIntegrityError(f"artifact of release {st.release_id} was truncated while streaming")
-            remaining -= len(block)
-            out = decryptor.update(block)
-            digest.update(out)
-            yield out
-        try:
-            decryptor.finalize()
-        except InvalidTag:
-            raise ArtifactIntegrityError(f"artifact of release {st.release_id} failed authentication") from None
-        if digest.hexdigest() != st.sha256:
-            raise ArtifactIntegrityError(f"artifact of release {st.release_id} does not match its manifest SHA-256")
-    except ArtifactIntegrityError:
-        platform.record(actor=st.actor, action="download", outcome="failed", target=f"release:{st.release_id}",
-                        details={"error": "ArtifactIntegrityError", "format": st.fmt, "release_id": st.release_id})
-        raise
-    finally:
-        st.fh.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -605,18 +464,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         """The synthetic table of an approved/published release. Audited. The body's SHA-256 is in
         ``ETag``, ``X-Checksum-SHA256`` and the manifest."""
         p = _platform(request)
-        st = _checked(p, actor, release_id, lambda: _open_artifact(p, actor, release_id, format))
         try:
-            nonce, tag, length = _check_ciphertext(st)
-        except ArtifactIntegrityError as exc:
-            st.fh.close()
-            p.record(actor=st.actor, action="download", outcome="failed", target=f"release:{release_id}",
-                     details={"error": "ArtifactIntegrityError", "format": format, "release_id": release_id})
+            stream = _checked(p, actor, release_id, lambda: p.open_download(actor, release_id, format))
+        except ArtifactIntegrityError as exc:  # checked before any byte is sent; audited by the service
             raise ApiError(500, "integrity_error", str(exc)) from None
-        headers = {"ETag": f'"{st.sha256}"', "X-Checksum-SHA256": st.sha256, "Content-Length": str(st.size),
-                   "Content-Disposition": f'attachment; filename="{st.filename}"'}
-        return StreamingResponse(_plaintext_chunks(p, st, nonce, tag, length), media_type=st.media_type,
-                                 headers=headers)
+        headers = {"ETag": f'"{stream.sha256}"', "X-Checksum-SHA256": stream.sha256, "Content-Length": str(stream.size),
+                   "Content-Disposition": f'attachment; filename="{stream.filename}"'}
+        # The stream checks the GCM tag and the manifest SHA-256 at its end; a mismatch raises
+        # inside the response and aborts it, so the client never gets a complete, wrong file.
+        return StreamingResponse(iter(stream), media_type=stream.media_type, headers=headers)
 
     # -- tokens (password only) ----------------------------------------------------------------
     _pw_errors = {code: _ERRORS[code] for code in (400, 401, 403, 422)}

@@ -14,7 +14,8 @@ password instead (an API token may not mint tokens).
 Local administration (opens the platform's database directly, with the settings of the
 environment: ``SYNTHGEN_DATA_DIR``, ``SYNTHGEN_DATABASE_URL``, key settings):
 
-* ``synthgen user add NAME --role ROLE``, ``user disable NAME``, ``user role NAME ROLE``
+* ``synthgen user add NAME --role ROLE``, ``user disable NAME``, ``user role NAME ROLE``,
+  ``user link-oidc NAME --issuer URL --subject SUB``, ``user unlink-oidc NAME``
 * ``synthgen keys rotate``, ``synthgen audit verify``
 
 Every command that needs a password takes the user name from ``--username`` (or
@@ -277,6 +278,27 @@ def cmd_user_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_link_oidc(args: argparse.Namespace) -> int:
+    platform, actor = _admin(args)
+    try:
+        info = platform.link_oidc_identity(actor, _user_id(platform, actor, args.name), args.issuer, args.subject)
+    finally:
+        platform.close()
+    print(f"user {info.username} now signs in with issuer {info.oidc_issuer}, subject {info.oidc_subject}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_user_unlink_oidc(args: argparse.Namespace) -> int:
+    platform, actor = _admin(args)
+    try:
+        info = platform.unlink_oidc_identity(actor, _user_id(platform, actor, args.name))
+    finally:
+        platform.close()
+    print(f"user {info.username} has no identity-provider login any more", file=sys.stderr)
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     platform, actor = _admin(args)
     try:
@@ -383,6 +405,17 @@ def register(subparsers) -> None:
     p.add_argument("role", choices=ROLES)
     _user_flag(p)
     p.set_defaults(handler=cmd_user_role)
+
+    p = usub.add_parser("link-oidc", help="let an account sign in with an OpenID Connect identity (issuer + subject)")
+    p.add_argument("name")
+    p.add_argument("--issuer", required=True, help="the provider's issuer URL (the ID token's 'iss')")
+    p.add_argument("--subject", required=True, help="the person's subject at the provider (the ID token's 'sub')")
+    _user_flag(p)
+    p.set_defaults(handler=cmd_user_link_oidc)
+    p = usub.add_parser("unlink-oidc", help="remove an account's OpenID Connect identity")
+    p.add_argument("name")
+    _user_flag(p)
+    p.set_defaults(handler=cmd_user_unlink_oidc)
 
     keys = subparsers.add_parser("keys", help="master key administration (admin; local)")
     ksub = keys.add_subparsers(dest="keys_command", required=True, **kw)

@@ -5,9 +5,12 @@
    generated and printed once);
 3. with the demo on (``SYNTHGEN_DEMO=1``, the default for the embedded SQLite database; off with
    ``--no-demo``) loads the shipped Adult dataset and one demo user per role (printed once);
-4. starts the worker, the HTTP API (when ``app.api`` exposes ``create_app``) and the dashboard
+4. with OIDC sign-in configured (``SYNTHGEN_OIDC_*``, see ``app.core.config``) writes the
+   dashboard's Streamlit secrets file (``[auth]``, mode 0600, in the key directory, never in the
+   repository) and points Streamlit at it with ``--secrets.files``;
+5. starts the worker, the HTTP API (when ``app.api`` exposes ``create_app``) and the dashboard
    (``streamlit run app/ui/streamlit_app.py``) as child processes and prints the URLs;
-5. Ctrl-C (or SIGTERM) stops the children.
+6. Ctrl-C (or SIGTERM) stops the children.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from app.core.crypto import write_secret_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,6 +59,23 @@ def bootstrap(load_demo: bool) -> list[str]:
     return lines
 
 
+def write_dashboard_secrets(settings) -> Path | None:
+    """Write the Streamlit secrets file for OIDC sign-in (None when OIDC is not configured).
+
+    Rewritten at every start (temp file 0600, then rename): the provider's client secret lives
+    in the environment, and the cookie secret, unless given, is fresh for each start (a restart
+    only forgets identity cookies, which the dashboard accepts for a few minutes anyway)."""
+    import secrets as _secrets
+
+    path = settings.dashboard_secrets_file
+    if settings.oidc is None:
+        path.unlink(missing_ok=True)  # a stale file would keep an old provider configured
+        return None
+    text = settings.oidc.streamlit_secrets(settings.oidc.cookie_secret or _secrets.token_urlsafe(48))
+    write_secret_file(path, text)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.launcher", description=__doc__.splitlines()[0])
     parser.add_argument("--no-demo", action="store_true", help="do not load the Adult demo dataset and demo users")
@@ -64,8 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from app.core.config import Settings
+    from synthgen.errors import SynthgenError
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SynthgenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     demo_env = os.environ.get("SYNTHGEN_DEMO")
     load_demo = (settings.is_sqlite if demo_env in (None, "") else demo_env.strip().lower() in ("1", "true", "yes", "on"))
     if args.no_demo:
@@ -88,9 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         start("api", [sys.executable, "-m", "uvicorn", "app.api:create_app", "--factory", "--host", "127.0.0.1",
                       "--port", str(args.api_port), "--log-level", "warning"])
         api_url = f"http://127.0.0.1:{args.api_port}"
-    start("dashboard", [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "ui" / "streamlit_app.py"),
-                        "--server.port", str(args.port), "--server.address", args.address,
-                        "--server.headless", "true", "--browser.gatherUsageStats", "false"])
+    dashboard = [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "ui" / "streamlit_app.py"),
+                 "--server.port", str(args.port), "--server.address", args.address,
+                 "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    secrets_file = write_dashboard_secrets(settings)
+    if secrets_file is not None:
+        dashboard += ["--secrets.files", str(secrets_file)]
+        print(f"[synthgen] dashboard sign-in with {settings.oidc.provider_name} (OIDC) enabled; "
+              f"redirect URI {settings.oidc.redirect_uri.replace('{port}', str(args.port))}", flush=True)
+    start("dashboard", dashboard)
     print(f"[synthgen] dashboard: http://{args.address}:{args.port}", flush=True)
     if api_url:
         print(f"[synthgen] HTTP API:  {api_url}", flush=True)

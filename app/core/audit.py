@@ -447,3 +447,29 @@ def entry_from_dict(row: Mapping[str, Any]) -> AuditEntry:
         entry_hash=str(row["entry_hash"]),
         signature=str(row["signature"]),
     )
+
+
+# --------------------------------------------------------------------------- CSV export
+
+#: Columns of the audit CSV export, in order.
+CSV_COLUMNS = ("seq", "at", "actor", "action", "outcome", "target", "details", "entry_hash", "signature")
+
+
+def entries_to_csv(entries: Sequence[AuditEntry]) -> bytes:
+    """UTF-8 CSV (every cell quoted, CRLF) of ``entries`` for people and spreadsheets.
+
+    Every cell goes through :func:`app.core.uploads.escape_formula`: actor names, targets and
+    details can carry text chosen by users (a user name such as ``=HYPERLINK(...)``), which a
+    spreadsheet would otherwise run as a formula when the auditor opens the file."""
+    import csv
+    import io
+
+    from app.core.uploads import escape_formula
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        row = entry_to_dict(e)  # details as canonical JSON, exactly as hashed
+        writer.writerow([escape_formula("" if row[c] is None else str(row[c])) for c in CSV_COLUMNS])
+    return buf.getvalue().encode("utf-8")

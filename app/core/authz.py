@@ -42,6 +42,7 @@ DATASET_ACTIONS: tuple[str, ...] = (
     "upload",
     "view_raw",
     "edit_schema",
+    "discover_schema",
     "set_budget",
     "request_release",
     "view_risk_report",

@@ -10,6 +10,23 @@
 * ``SYNTHGEN_AUDIT_KEY``: base64 HMAC key of the audit log; otherwise ``audit.key`` in the key dir.
 * ``SYNTHGEN_CREATE_KEYS`` (default: on for the embedded SQLite default, off otherwise):
   generate missing key files (0600) on first start.
+
+Sign-in with an OpenID Connect provider (dashboard; off unless the first three are set):
+
+* ``SYNTHGEN_OIDC_METADATA_URL``: the provider's discovery document
+  (``https://.../.well-known/openid-configuration``).
+* ``SYNTHGEN_OIDC_CLIENT_ID`` and ``SYNTHGEN_OIDC_CLIENT_SECRET``: the dashboard's client at the
+  provider.
+* ``SYNTHGEN_OIDC_PROVIDER`` (optional): the name on the button, "Sign in with <name>".
+* ``SYNTHGEN_OIDC_REDIRECT_URI`` (default ``http://localhost:{port}/oauth2callback``; register
+  it at the provider; ``{port}`` is the dashboard's port).
+* ``SYNTHGEN_OIDC_COOKIE_SECRET`` (optional): signs Streamlit's identity cookie; generated
+  afresh by the launcher at each start when unset.
+* ``SYNTHGEN_OIDC_MAX_AGE_SECONDS`` (default 300): how recent the provider's sign-in must be
+  for the dashboard to open a platform session from it.
+
+The launcher writes these into a Streamlit secrets file (``[auth]`` section, mode 0600, in the
+key directory) and points Streamlit at it; nothing secret is stored in the repository.
 """
 
 from __future__ import annotations
@@ -37,6 +54,78 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
+OIDC_REQUIRED = ("SYNTHGEN_OIDC_METADATA_URL", "SYNTHGEN_OIDC_CLIENT_ID", "SYNTHGEN_OIDC_CLIENT_SECRET")
+OIDC_OPTIONAL = ("SYNTHGEN_OIDC_PROVIDER", "SYNTHGEN_OIDC_REDIRECT_URI", "SYNTHGEN_OIDC_COOKIE_SECRET",
+                 "SYNTHGEN_OIDC_MAX_AGE_SECONDS")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """The dashboard's OpenID Connect client (Streamlit's ``st.login``)."""
+
+    server_metadata_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    provider_name: str = ""
+    redirect_uri: str = "http://localhost:{port}/oauth2callback"
+    cookie_secret: str | None = field(default=None, repr=False)
+    max_age: timedelta = timedelta(minutes=5)
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        for name, value in (("SYNTHGEN_OIDC_METADATA_URL", self.server_metadata_url),
+                            ("SYNTHGEN_OIDC_REDIRECT_URI", self.redirect_uri)):
+            parts = urlsplit(value)
+            loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+            if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+                raise InvalidInputError(f"{name} ({value[:80]!r}) must be an https URL (http only on localhost)")
+        if not self.redirect_uri.endswith("/oauth2callback"):
+            raise InvalidInputError(f"SYNTHGEN_OIDC_REDIRECT_URI ({self.redirect_uri[:80]!r}) must end with "
+                                    "/oauth2callback (Streamlit's callback route)")
+        if not self.client_id or not self.client_secret:
+            raise InvalidInputError("SYNTHGEN_OIDC_CLIENT_ID and SYNTHGEN_OIDC_CLIENT_SECRET must not be empty")
+        if self.cookie_secret is not None and len(self.cookie_secret) < 32:
+            raise InvalidInputError("SYNTHGEN_OIDC_COOKIE_SECRET must be at least 32 characters of random text")
+        if not timedelta(seconds=10) <= self.max_age <= timedelta(hours=1):
+            raise InvalidInputError(f"SYNTHGEN_OIDC_MAX_AGE_SECONDS ({self.max_age.total_seconds():g}) must be "
+                                    "between 10 and 3600")
+        if not self.provider_name:
+            object.__setattr__(self, "provider_name", urlsplit(self.server_metadata_url).hostname or "your provider")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "OidcSettings | None":
+        given = [k for k in (*OIDC_REQUIRED, *OIDC_OPTIONAL) if env.get(k)]
+        if not given:
+            return None
+        missing = [k for k in OIDC_REQUIRED if not env.get(k)]
+        if missing:
+            raise InvalidInputError(f"OIDC sign-in is half configured: {', '.join(given)} set but {', '.join(missing)} "
+                                    "missing")
+        kwargs: dict = {}
+        if env.get("SYNTHGEN_OIDC_MAX_AGE_SECONDS"):
+            try:
+                kwargs["max_age"] = timedelta(seconds=float(env["SYNTHGEN_OIDC_MAX_AGE_SECONDS"]))
+            except ValueError:
+                raise InvalidInputError("SYNTHGEN_OIDC_MAX_AGE_SECONDS must be a number of seconds") from None
+        if env.get("SYNTHGEN_OIDC_REDIRECT_URI"):
+            kwargs["redirect_uri"] = env["SYNTHGEN_OIDC_REDIRECT_URI"]
+        return cls(server_metadata_url=env["SYNTHGEN_OIDC_METADATA_URL"], client_id=env["SYNTHGEN_OIDC_CLIENT_ID"],
+                   client_secret=env["SYNTHGEN_OIDC_CLIENT_SECRET"], provider_name=env.get("SYNTHGEN_OIDC_PROVIDER", ""),
+                   cookie_secret=env.get("SYNTHGEN_OIDC_COOKIE_SECRET") or None, **kwargs)
+
+    def streamlit_secrets(self, cookie_secret: str) -> str:
+        """The ``[auth]`` section of a Streamlit secrets file (TOML) for ``st.login()``."""
+        import json
+
+        values = {"redirect_uri": self.redirect_uri, "cookie_secret": cookie_secret, "client_id": self.client_id,
+                  "client_secret": self.client_secret, "server_metadata_url": self.server_metadata_url}
+        # JSON string literals are valid TOML basic strings (quotes, backslashes, \uXXXX escapes)
+        lines = ["# written by the synthgen launcher at each start; do not edit or commit", "[auth]"]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -51,6 +140,12 @@ class Settings:
     heartbeat_interval: float = 2.0
     max_upload_bytes: int = 200 * 1024 * 1024
     eval_n_attacks: int | None = None  # anonymeter attacks per risk metric (None: evaluation default)
+    oidc: OidcSettings | None = None  # dashboard sign-in with an OpenID Connect provider
+
+    @property
+    def dashboard_secrets_file(self) -> Path:
+        """Streamlit secrets file the launcher writes (``[auth]`` for OIDC sign-in)."""
+        return self.key_dir / "dashboard-secrets.toml"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
@@ -97,6 +192,7 @@ class Settings:
             master_key_env=env.get("SYNTHGEN_MASTER_KEY") or None,
             audit_key_env=env.get("SYNTHGEN_AUDIT_KEY") or None,
             create_keys=create,
+            oidc=OidcSettings.from_env(env),
             **kwargs,
         )
 

@@ -370,6 +370,24 @@ def _aad(dataset_id: str, purpose: str) -> bytes:
     return f"{dataset_id}|{purpose}".encode("utf-8")
 
 
+#: Bytes before the GCM ciphertext (version byte + nonce) and after it (tag).
+CT_PREFIX_BYTES = _CT_HEADER + NONCE_BYTES
+CT_OVERHEAD_BYTES = CT_PREFIX_BYTES + TAG_BYTES
+
+
+def associated_data(dataset_id: str, purpose: str) -> bytes:
+    """The AES-GCM associated data of a blob (for incremental decryption of large files)."""
+    return _aad(dataset_id, purpose)
+
+
+def split_prefix(prefix: bytes) -> bytes:
+    """The nonce of a ciphertext from its first :data:`CT_PREFIX_BYTES` bytes (checks the
+    format version); :class:`DecryptionError` otherwise."""
+    if len(prefix) != CT_PREFIX_BYTES or prefix[0] != _CT_VERSION:
+        raise DecryptionError("ciphertext has an unknown format version or is truncated")
+    return prefix[_CT_HEADER:]
+
+
 def encrypt(data_key: bytes, plaintext: bytes, dataset_id: str, purpose: str) -> bytes:
     """AES-256-GCM with a random 96-bit nonce; AAD = f"{dataset_id}|{purpose}".
 
@@ -410,3 +428,24 @@ def decrypt(data_key: bytes, ciphertext: bytes, dataset_id: str, purpose: str) -
             f"ciphertext ({purpose} of dataset {dataset_id!r}) failed authentication: it was modified, "
             f"belongs to another dataset or purpose, or the data key is wrong"
         ) from None
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Write a secret atomically and durably: temp file (0600) → fsync → rename → fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from synthgen.budget import CONVERSION, PrivacyBudget
 from synthgen.errors import SynthgenError
+
+if TYPE_CHECKING:
+    from app.core.streaming import DownloadStream
 
 Audience = Literal["full", "ml"]
 DownloadFormat = Literal["csv", "parquet", "card", "manifest", "bundle"]
@@ -35,7 +38,14 @@ API_TOKEN_ACTIONS = frozenset({"list_releases", "view_release_card", "download",
 class AuthenticationError(SynthgenError):
     """Unknown user, wrong password, throttled, disabled, or an expired/revoked session or token.
 
-    The message never says which of user name or password was wrong."""
+    The message never says which of user name or password was wrong. ``reason`` (a short code
+    such as ``revoked``) and ``username`` (the account concerned, if known) are for the audit
+    log of the caller, never for the person who failed to authenticate."""
+
+    def __init__(self, message: str, *, reason: str | None = None, username: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.username = username
 
 
 class NotFoundError(SynthgenError):
@@ -57,6 +67,9 @@ class Actor:
     username: str
     role: str
     via: str = "session"  # "session" | "api_token" | "system"
+    #: id of the sign-in session (not its secret token), set by actor_for_session / login:
+    #: lets a page that reruns on every click record a view once per session.
+    session_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,7 @@ class DatasetInfo:
     schema_reviewed: bool  # a schema is set and is not flagged derived_from_private_data
     members: tuple[str, ...]
     budget: BudgetSummary
+    schema_draft_json: str | None = None  # DP-discovered draft waiting for the owner's review
 
 
 @dataclass(frozen=True)
@@ -242,6 +256,7 @@ from app.core.store import (
     LedgerEntry,
     Membership,
     Release,
+    ReleaseView,
     User,
     UserSession,
     lock_for_update,
@@ -274,6 +289,12 @@ class ApprovalRefusedError(SynthgenError):
     """An approval breaks the release policy (failed gate / non-DP without an allowed override)."""
 
 
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    """Bounded IN lists (SQLite limits bound parameters per statement)."""
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -291,27 +312,6 @@ def _clean_text(value: Any, field_name: str, *, required: bool = True, max_len: 
     if any(ord(c) < 32 and c not in "\n\t" for c in value):
         raise InvalidInputError(f"{field_name} must not contain control characters")
     return value
-
-
-def _write_secret(path: Path, text: str) -> None:
-    """temp file (0600) → fsync → rename."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 @dataclass
@@ -602,7 +602,7 @@ class Platform:
         return DatasetInfo(id=ds.id, name=ds.name, owner=owner.username if owner else "?", owner_id=ds.owner_id,
                            created_at=ds.created_at, delta=ds.delta, columns=tuple(json.loads(ds.columns_json)),
                            schema_json=ds.schema_json, schema_reviewed=reviewed, members=tuple(members),
-                           budget=self._budget(s, ds))
+                           budget=self._budget(s, ds), schema_draft_json=ds.schema_draft_json)
 
     def _user_info(self, u: User, generated: str | None = None) -> UserInfo:
         return UserInfo(id=u.id, username=u.username, role=u.role, disabled=u.disabled, created_at=u.created_at,
@@ -616,18 +616,37 @@ class Platform:
                        created_at=job.created_at, heartbeat_at=job.heartbeat_at)
 
     def _release_info(self, s: Session, rel: Release) -> ReleaseInfo:
-        ds = s.get(Dataset, rel.dataset_id)
-        requester = s.get(User, rel.requester_id)
-        approver = s.get(User, rel.approver_id) if rel.approver_id else None
-        job = s.execute(select(Job).where(Job.release_id == rel.id).order_by(Job.id.desc()).limit(1)).scalar_one_or_none()
-        artifacts = {k: v["sha256"] for k, v in json.loads(rel.artifacts_json or "{}").items() if v.get("public")}
-        return ReleaseInfo(
-            id=rel.id, dataset_id=rel.dataset_id, dataset_name=ds.name if ds else "?", state=rel.state,
-            requester=requester.username if requester else "?", synthesizer=rel.synthesizer,
-            config=json.loads(rel.config_json), dp=rel.dp, epsilon=rel.epsilon, delta=rel.delta, rho=rel.rho,
-            rows=rel.rows, target=rel.target, policy=json.loads(rel.policy_json), verdict=rel.verdict,
-            approver=approver.username if approver else None, reason=rel.reason, override=rel.override,
-            created_at=rel.created_at, updated_at=rel.updated_at, artifacts=artifacts, job=self._job_info(job))
+        return self._release_infos(s, [rel])[0]
+
+    def _release_infos(self, s: Session, rels: list[Release]) -> list[ReleaseInfo]:
+        """ReleaseInfo of many releases with a fixed number of queries (dataset names, user
+        names and the latest job of each release are read in bulk, not once per release)."""
+        if not rels:
+            return []
+        ds_names: dict[int, str] = {}
+        usernames: dict[int, str] = {}
+        latest_job: dict[int, Job] = {}
+        rel_ids = [r.id for r in rels]
+        user_ids = sorted({r.requester_id for r in rels} | {r.approver_id for r in rels if r.approver_id})
+        for chunk in _chunks(sorted({r.dataset_id for r in rels})):
+            ds_names.update(s.execute(select(Dataset.id, Dataset.name).where(Dataset.id.in_(chunk))).all())
+        for chunk in _chunks(user_ids):
+            usernames.update(s.execute(select(User.id, User.username).where(User.id.in_(chunk))).all())
+        for chunk in _chunks(rel_ids):
+            newest = select(func.max(Job.id)).where(Job.release_id.in_(chunk)).group_by(Job.release_id)
+            latest_job.update((j.release_id, j) for j in s.execute(select(Job).where(Job.id.in_(newest))).scalars())
+        out = []
+        for rel in rels:
+            artifacts = {k: v["sha256"] for k, v in json.loads(rel.artifacts_json or "{}").items() if v.get("public")}
+            out.append(ReleaseInfo(
+                id=rel.id, dataset_id=rel.dataset_id, dataset_name=ds_names.get(rel.dataset_id, "?"), state=rel.state,
+                requester=usernames.get(rel.requester_id, "?"), synthesizer=rel.synthesizer,
+                config=json.loads(rel.config_json), dp=rel.dp, epsilon=rel.epsilon, delta=rel.delta, rho=rel.rho,
+                rows=rel.rows, target=rel.target, policy=json.loads(rel.policy_json), verdict=rel.verdict,
+                approver=usernames.get(rel.approver_id) if rel.approver_id else None, reason=rel.reason,
+                override=rel.override, created_at=rel.created_at, updated_at=rel.updated_at, artifacts=artifacts,
+                job=self._job_info(latest_job.get(rel.id))))
+        return out
 
     # -- identity ------------------------------------------------------------------------------
     def has_users(self) -> bool:
@@ -670,12 +689,14 @@ class Platform:
             op.details = {"user_id": u.id, "role": "admin", "first_admin": True}
             return self._user_info(u, generated)
 
-    def _start_session(self, s: Session, user: User) -> SessionInfo:
+    def _start_session(self, s: Session, user: User, *, oidc_authenticated_at: datetime | None = None) -> SessionInfo:
         token = identity.new_session_token()
         now = self.now()
-        s.add(UserSession(token_hash=identity.hash_token(token), user_id=user.id, created_at=now, last_seen_at=now))
+        row = UserSession(token_hash=identity.hash_token(token), user_id=user.id, created_at=now, last_seen_at=now,
+                          oidc_authenticated_at=oidc_authenticated_at)
+        s.add(row)
         s.flush()
-        return SessionInfo(token=token, actor=Actor(user.id, user.username, user.role), created_at=now,
+        return SessionInfo(token=token, actor=Actor(user.id, user.username, user.role, session_id=row.id), created_at=now,
                            idle_timeout_s=self.session_policy.idle_timeout.total_seconds(),
                            absolute_timeout_s=self.session_policy.absolute_timeout.total_seconds())
 
@@ -722,23 +743,82 @@ class Platform:
             raise AuthenticationError(failure)
         return result
 
-    def login_oidc(self, issuer: str, subject: str) -> SessionInfo:
-        """Log in the account linked to (issuer, subject) after the caller verified the ID token."""
-        failure = None
+    @staticmethod
+    def _check_oidc_identity(issuer: Any, subject: Any) -> tuple[str, str]:
+        """(issuer, subject) of an OpenID Connect identity, validated: the issuer is the
+        provider's ``iss`` (an https URL; http only on the loopback interface, for local test
+        providers) and the subject its ``sub`` claim (1-255 printable characters)."""
+        from urllib.parse import urlsplit
+
+        if not isinstance(issuer, str) or not 1 <= len(issuer) <= 255:
+            raise InvalidInputError("oidc_issuer must be the provider's issuer URL (1-255 characters)")
+        try:
+            parts = urlsplit(issuer)
+        except ValueError:
+            parts = None
+        loopback = parts is not None and parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if parts is None or not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            raise InvalidInputError(f"oidc_issuer ({issuer[:80]!r}) must be an https URL (http only on localhost)")
+        if not isinstance(subject, str) or not 1 <= len(subject) <= 255 or not subject.isprintable():
+            raise InvalidInputError("oidc_subject must be the provider's 'sub' claim: 1-255 printable characters")
+        return issuer, subject
+
+    def login_oidc(self, issuer: str, subject: str, *, authenticated_at: datetime | None = None) -> SessionInfo:
+        """Log in the account linked to (issuer, subject) after the caller verified the ID token
+        (signature, issuer, audience, expiry, nonce: Streamlit's OIDC flow through Authlib does).
+        An identity linked to no account, or to a disabled one, is refused and audited with the
+        issuer and subject, so that an administrator can link it (``link_oidc_identity``).
+        ``authenticated_at`` (the ID token's auth_time/iat), when given, must be recent
+        (``settings.oidc.max_age``, default 5 minutes): an old identity cookie does not open a
+        session (see ``app.core.oidc``), and a sign-in whose session was logged out opens no other
+        (``AuthenticationError.reason == "signed_out_identity"``)."""
+        from app.core.oidc import is_recent
+
+        max_age = self.settings.oidc.max_age if self.settings.oidc else timedelta(minutes=5)
+        try:
+            issuer, subject = self._check_oidc_identity(issuer, subject)
+        except InvalidInputError:
+            self.record(actor="anonymous", action="login", outcome="failed", target="user:unknown",
+                        details={"method": "oidc", "reason": "malformed_identity"})
+            raise AuthenticationError("the identity provider returned an unusable identity (issuer or subject)") from None
+        failure = failure_reason = None
         with transaction(self._factory) as s:
             user = s.execute(select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject)).scalar_one_or_none()
-            if user is None or user.disabled:
-                failure = "no enabled account is linked to this identity provider login"
+            if authenticated_at is not None and not is_recent(authenticated_at, self.now(), max_age):
+                failure = (f"your sign-in with the identity provider is older than {int(max_age.total_seconds() // 60) or 1} "
+                           "minutes; sign in again")
+                failure_reason = "stale_identity"
                 self._append_audit(s, actor=user.username if user else "anonymous", action="login", outcome="failed",
                                    target=f"user:{user.id}" if user else "user:unknown",
-                                   details={"method": "oidc", "reason": "disabled" if user else "unknown_user"})
+                                   details={"method": "oidc", "reason": failure_reason, "issuer": issuer[:200]})
+                result = None
+            elif user is not None and authenticated_at is not None and s.execute(
+                    select(UserSession.id).where(UserSession.user_id == user.id, UserSession.end_reason == "logout",
+                                                 UserSession.oidc_authenticated_at == authenticated_at).limit(1)
+            ).first() is not None:
+                # Streamlit keeps the provider's identity in a cookie that st.logout() clears by a
+                # browser redirect; a tab closed or navigated mid-redirect keeps it. Logging out
+                # must still mean signed out: the sign-in that session came from opens no other.
+                failure = "you signed out of this sign-in; sign in with the identity provider again"
+                failure_reason = "signed_out_identity"
+                self._append_audit(s, actor=user.username, action="login", outcome="failed", target=f"user:{user.id}",
+                                   details={"method": "oidc", "reason": failure_reason, "issuer": issuer[:200]})
+                result = None
+            elif user is None or user.disabled:
+                failure = ("no account is linked to this login; ask an administrator" if user is None else
+                           "the account linked to this login is disabled; ask an administrator")
+                failure_reason = "disabled" if user else "unknown_identity"
+                self._append_audit(s, actor=user.username if user else "anonymous", action="login", outcome="failed",
+                                   target=f"user:{user.id}" if user else "user:unknown",
+                                   details={"method": "oidc", "reason": failure_reason,
+                                            "issuer": issuer[:200], "subject": subject[:200]})
                 result = None
             else:
-                result = self._start_session(s, user)
+                result = self._start_session(s, user, oidc_authenticated_at=authenticated_at)
                 self._append_audit(s, actor=user.username, action="login", outcome="ok", target=f"user:{user.id}",
-                                   details={"method": "oidc"})
+                                   details={"method": "oidc", "issuer": issuer[:200]})
         if failure:
-            raise AuthenticationError(failure)
+            raise AuthenticationError(failure, reason=failure_reason)
         return result
 
     def actor_for_session(self, token: str) -> Actor:
@@ -762,7 +842,7 @@ class Platform:
                 failure = reason
             else:
                 row.last_seen_at = now
-                actor = Actor(user.id, user.username, user.role, "session")
+                actor = Actor(user.id, user.username, user.role, "session", session_id=row.id)
         if failure:
             raise AuthenticationError(failure)
         return actor
@@ -791,6 +871,12 @@ class Platform:
             self._check_role(role)
             if (oidc_issuer is None) != (oidc_subject is None):
                 raise InvalidInputError("oidc_issuer and oidc_subject must be given together")
+            if oidc_issuer is not None:
+                oidc_issuer, oidc_subject = self._check_oidc_identity(oidc_issuer, oidc_subject)
+                taken = op.session.execute(select(User.username).where(
+                    User.oidc_issuer == oidc_issuer, User.oidc_subject == oidc_subject)).scalar_one_or_none()
+                if taken is not None:
+                    raise InvalidInputError(f"this identity provider login is already linked to user {taken!r}")
             pw_hash, generated = (None, None) if (password is None and oidc_issuer) else self._new_password(username, password)
             s = op.session
             if s.execute(select(User).where(User.username == username)).scalar_one_or_none() is not None:
@@ -802,6 +888,34 @@ class Platform:
             op.target = f"user:{u.id}"
             op.details = {"user_id": u.id, "username": username, "role": role, "oidc": oidc_issuer is not None}
             return self._user_info(u, generated)
+
+    def link_oidc_identity(self, actor: Actor, user_id: int, issuer: str, subject: str) -> UserInfo:
+        """admin only: let ``user_id`` sign in with the OpenID Connect identity (issuer, subject),
+        e.g. copied from the refused ``login`` audit entry of that person's first attempt. One
+        identity links to at most one account; linking replaces the account's previous link."""
+        with self._op(actor, "link_oidc", f"user:{user_id}") as op:
+            self._authorize(op, "manage_users")
+            issuer, subject = self._check_oidc_identity(issuer, subject)
+            s = op.session
+            u = self._user(s, user_id)
+            other = s.execute(select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject)).scalar_one_or_none()
+            if other is not None and other.id != u.id:
+                raise InvalidInputError(f"this identity (issuer {issuer[:80]!r}, subject {subject[:40]!r}) is already "
+                                        f"linked to user {other.username!r}; unlink it there first")
+            op.details = {"user_id": u.id, "issuer": issuer[:200], "subject": subject[:200],
+                          "replaced": u.oidc_issuer is not None and (u.oidc_issuer, u.oidc_subject) != (issuer, subject)}
+            u.oidc_issuer, u.oidc_subject = issuer, subject
+            s.flush()
+            return self._user_info(u)
+
+    def unlink_oidc_identity(self, actor: Actor, user_id: int) -> UserInfo:
+        """admin only: the account can no longer sign in with its identity provider login."""
+        with self._op(actor, "unlink_oidc", f"user:{user_id}") as op:
+            self._authorize(op, "manage_users")
+            u = self._user(op.session, user_id)
+            op.details = {"user_id": u.id, "issuer": (u.oidc_issuer or "")[:200], "subject": (u.oidc_subject or "")[:200]}
+            u.oidc_issuer = u.oidc_subject = None
+            return self._user_info(u)
 
     def list_users(self, actor: Actor) -> list[UserInfo]:
         with self._op(actor, "list_users", "users", audit=False) as op:
@@ -885,16 +999,26 @@ class Platform:
             op.details = {"token_id": row.id, "prefix": row.prefix}
 
     def actor_for_api_token(self, token: str) -> Actor:
+        """The actor of a valid API token. Raises :class:`AuthenticationError` whose ``reason``
+        (malformed, unknown, revoked, expired, account_disabled) and ``username`` are meant for the
+        caller's audit entry only: the message does not tell them apart."""
         if not identity.looks_like_api_token(token):
-            raise AuthenticationError("API token is not valid")
+            raise AuthenticationError("API token is not valid", reason="malformed")
+        invalid = "API token is not valid (unknown, revoked or expired)"
         with transaction(self._factory) as s:
             row = s.execute(select(ApiToken).where(ApiToken.token_hash == identity.hash_token(token))).scalar_one_or_none()
             now = self.now()
-            if row is None or row.revoked_at is not None or row.expires_at <= now:
-                raise AuthenticationError("API token is not valid (unknown, revoked or expired)")
+            if row is None:
+                raise AuthenticationError(invalid, reason="unknown")
             user = s.get(User, row.user_id)
+            name = user.username if user else None
+            if row.revoked_at is not None:
+                raise AuthenticationError(invalid, reason="revoked", username=name)
+            if row.expires_at <= now:
+                raise AuthenticationError(invalid, reason="expired", username=name)
             if user is None or user.disabled:
-                raise AuthenticationError("API token is not valid: its account is disabled")
+                raise AuthenticationError("API token is not valid: its account is disabled", reason="account_disabled",
+                                          username=name)
             row.last_used_at = now
             return Actor(user.id, user.username, user.role, "api_token")
 
@@ -1030,8 +1154,118 @@ class Platform:
             return DraftSchema(schema_json=schema.to_json(),
                                derived_from_private_data=bool(schema.to_dict().get("derived_from_private_data", True)))
 
-    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str) -> DatasetInfo:
-        """Store the owner's reviewed schema (validated, must match the table's columns)."""
+    @staticmethod
+    def _discovery_inputs(columns: list[str], numeric: dict[str, Any] | None, identifiers: Any, bins: Any):
+        """Validate the public declarations of a DP discovery before any budget is touched."""
+        from synthgen.discovery import NumericSpec
+
+        if numeric is None:
+            numeric = {}
+        if not isinstance(numeric, dict):
+            raise InvalidInputError("numeric must map column names to their public bounds {lower, upper, integer}")
+        identifiers = list(identifiers or [])
+        if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 64:
+            raise InvalidInputError(f"bins ({bins!r}) must be an integer between 2 and 64")
+        specs: dict[str, NumericSpec] = {}
+        for name, spec in numeric.items():
+            if name not in columns:
+                raise InvalidInputError(f"numeric column ({str(name)[:60]!r}) must be a column of the table")
+            if isinstance(spec, NumericSpec):
+                specs[name] = spec
+                continue
+            if not isinstance(spec, dict) or set(spec) - {"lower", "upper", "integer"}:
+                raise InvalidInputError(f"numeric[{name!r}] must be an object with lower, upper and optional integer")
+            integer = spec.get("integer", True)
+            if not isinstance(integer, bool):
+                raise InvalidInputError(f"numeric[{name!r}].integer ({integer!r}) must be true or false")
+            bounds = []
+            for key in ("lower", "upper"):
+                value = spec.get(key)
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+                        or value in (float("inf"), float("-inf")):
+                    raise InvalidInputError(f"numeric[{name!r}].{key} ({value!r}) must be a finite number "
+                                            "(a public bound, not one read off the data)")
+                if integer and value != int(value):
+                    raise InvalidInputError(f"numeric[{name!r}].{key} ({value!r}) must be a whole number for an "
+                                            "integer column")
+                bounds.append(int(value) if integer else float(value))
+            specs[name] = NumericSpec(bounds[0], bounds[1], integer)
+        for name in identifiers:
+            if not isinstance(name, str) or name not in columns:
+                raise InvalidInputError(f"identifier column ({str(name)[:60]!r}) must be a column of the table")
+            if name in specs:
+                raise InvalidInputError(f"column {name!r} must not be both numeric and an identifier")
+        if len(set(identifiers)) == len(columns):
+            raise InvalidInputError("there is nothing to discover: every column is declared an identifier")
+        return specs, identifiers
+
+    def discover_schema(self, actor: Actor, dataset_id: int, epsilon: float, *,
+                        numeric: dict[str, Any] | None = None, identifiers: list[str] | tuple[str, ...] | None = None,
+                        bins: int = 8) -> DatasetInfo:
+        """Release a schema of the dataset with differential privacy (``synthgen.discovery``) and
+        store it as a draft for the owner to review (``DatasetInfo.schema_draft_json``).
+
+        The owner declares only public facts: which columns are ``numeric`` (with public bounds
+        ``{"lower", "upper", "integer"}``) and which are ``identifiers``; every other column is
+        categorical and its categories are released by OpenDP's key thresholding, numeric bin
+        cuts by DP quantiles.
+
+        Privacy accounting, exactly like a release: ``epsilon`` at the dataset's δ is converted
+        to ρ and reserved in the dataset's ledger under the dataset's lock (overspending raises
+        the ledger's :class:`BudgetExceededError` and writes nothing), then marked spent and
+        committed *before* the private table is read, so the spend stays on the ledger whatever
+        happens next (an error that depends on the noisy output, a crash). Key thresholding
+        also needs a δ: it uses the dataset's δ, recorded in the audit entry and the draft's notes.
+
+        Audit: one ``discover_schema`` entry when the budget is charged (stage ``charged``: ε,
+        δ, ρ, ledger entry), one when the draft is stored (stage ``stored``) or, if the
+        computation fails, a failed entry (stage ``computing``)."""
+        from synthgen.discovery import discover_schema as _discover
+
+        target = f"dataset:{dataset_id}"
+        with self._op(actor, "discover_schema", target) as op:
+            ds = self._authorize_dataset(op, "discover_schema", dataset_id)
+            specs, identifiers = self._discovery_inputs(json.loads(ds.columns_json), numeric, identifiers, bins)
+            cost = PrivacyBudget.from_epsilon(epsilon, ds.delta)
+            entry = ledger.reserve(op.session, ds.id, cost, None)
+            ledger.mark_spent(op.session, entry.id)
+            entry_id, actor_name = entry.id, op.actor_name
+            op.details.update(stage="charged", epsilon=float(epsilon), delta=ds.delta, rho=cost.rho,
+                              threshold_delta=ds.delta, ledger_entry=entry_id, numeric=len(specs),
+                              identifiers=len(identifiers), bins=bins)
+        # Committed: the budget is spent from here on, whatever happens below.
+        try:
+            # discovery itself asks OpenDP for a hair less than ``cost`` (synthgen._opendp.SLACK)
+            train, _control = self.load_tables(ds)
+            schema, accounting = _discover(train, numeric=specs, identifiers=identifiers, budget=cost,
+                                           delta=ds.delta, bins=bins, name=ds.name)
+            del train, _control
+        except BaseException as exc:
+            if not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                self.record(actor=actor_name, action="discover_schema", outcome="failed", target=target,
+                            details={"stage": "computing", "error": type(exc).__name__, "dataset_id": ds.id,
+                                     "ledger_entry": entry_id, "rho": cost.rho})
+            raise
+        with self._op(actor, "discover_schema", target) as op:
+            ds = self._authorize_dataset(op, "discover_schema", dataset_id)
+            ds.schema_draft_json = schema.to_json()
+            op.details.update(stage="stored", ledger_entry=entry_id, rho_charged=cost.rho, rho_used=accounting["rho"],
+                              delta_used=accounting["delta"], queries=accounting["queries"],
+                              fingerprint=schema.fingerprint()[:64])
+            return self._dataset_info(op.session, ds)
+
+    def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
+        """Forget the stored DP-discovered draft (its budget stays spent)."""
+        with self._op(actor, "discard_schema_draft", f"dataset:{dataset_id}") as op:
+            ds = self._authorize_dataset(op, "edit_schema", dataset_id)
+            op.details["had_draft"] = ds.schema_draft_json is not None
+            ds.schema_draft_json = None
+            return self._dataset_info(op.session, ds)
+
+    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False) -> DatasetInfo:
+        """Store the owner's reviewed schema (validated, must match the table's columns).
+        ``clear_draft``: the owner reviewed the stored DP-discovered draft into this schema,
+        so the draft is removed."""
         from synthgen.schema import Schema
 
         with self._op(actor, "edit_schema", f"dataset:{dataset_id}") as op:
@@ -1041,7 +1275,9 @@ class Platform:
             schema = Schema.from_json(schema_json)
             self._check_schema_columns(schema, json.loads(ds.columns_json))
             ds.schema_json = schema.to_json()
-            op.details.update(fingerprint=schema.fingerprint()[:64],
+            if clear_draft:
+                ds.schema_draft_json = None
+            op.details.update(fingerprint=schema.fingerprint()[:64], cleared_draft=bool(clear_draft),
                               derived_from_private_data=bool(schema.to_dict().get("derived_from_private_data")))
             return self._dataset_info(op.session, ds)
 
@@ -1176,10 +1412,24 @@ class Platform:
             op.details.update(release_id=rel.id, rho=rel.rho)
             return self._release_info(s, rel)
 
-    def _may_see_release(self, s: Session, user: User, rel: Release) -> bool:
-        if not self._allowed(s, user, "list_releases", rel.dataset_id):
-            return False
-        return rel.state in DOWNLOADABLE or self._allowed(s, user, "view_risk_report", rel.dataset_id)
+    def _release_visibility(self, s: Session, user: User) -> Callable[[Release], bool]:
+        """Predicate "may ``user`` see this release" with the user's memberships read once
+        (one query for a whole list instead of one per release)."""
+        member_of = set(s.execute(select(Membership.dataset_id).where(Membership.user_id == user.id)).scalars())
+
+        def allowed(action: str, dataset_id: int) -> bool:
+            try:
+                authorize(self.matrix, role=user.role, action=action, scope=scope_for(dataset_id in member_of))
+                return True
+            except PermissionDeniedError:
+                return False
+
+        def may_see(rel: Release) -> bool:
+            if not allowed("list_releases", rel.dataset_id):
+                return False
+            return rel.state in DOWNLOADABLE or allowed("view_risk_report", rel.dataset_id)
+
+        return may_see
 
     def _visible_release(self, op: _Op, release_id: int, action: str = "list_releases") -> Release:
         rel = self._release(op.session, release_id)
@@ -1203,7 +1453,8 @@ class Platform:
                 q = q.where(Release.dataset_id == dataset_id)
             if states:
                 q = q.where(Release.state.in_(tuple(states)))
-            return [self._release_info(s, r) for r in s.execute(q).scalars() if self._may_see_release(s, op.user, r)]
+            may_see = self._release_visibility(s, op.user)
+            return self._release_infos(s, [r for r in s.execute(q).scalars() if may_see(r)])
 
     def get_release(self, actor: Actor, release_id: int) -> ReleaseInfo:
         with self._op(actor, "list_releases", f"release:{release_id}", audit=False) as op:
@@ -1226,13 +1477,42 @@ class Platform:
             raise crypto.DecryptionError(f"file {name!r} of release {rel.id} does not match its recorded SHA-256")
         return data
 
+    def _view_recorded(self, op: _Op, actor: Actor, release_id: int, what: str) -> None:
+        """Audit a view of a release's card or risk report once per sign-in session.
+
+        Why: dashboard pages rerun on every click, so "one audit entry per call" wrote an entry
+        per rerun, and the log said someone viewed a report dozens of times when they opened it
+        once. What a privacy officer needs is who opened which release's card or report, and
+        when they first did so in a sign-in session: that is recorded (with the session id);
+        later calls from the same session append nothing. Calls without a sign-in session (API
+        tokens, scripts) are explicit requests and are recorded every time. Refusals and
+        failures are always recorded (``_op`` does that before this is reached)."""
+        sid = actor.session_id if isinstance(actor, Actor) and actor.via == "session" else None
+        if sid is None:
+            return
+        s = op.session
+        row = s.get(UserSession, sid)
+        if row is None or row.user_id != op.user.id or row.ended_at is not None:
+            return  # not a live session of this user: audit every call
+        if s.get(ReleaseView, (sid, release_id, what)) is not None:
+            op.audit = False
+            return
+        try:
+            with s.begin_nested():
+                s.add(ReleaseView(session_id=sid, release_id=release_id, what=what, first_at=self.now()))
+        except IntegrityError:  # a concurrent rerun of the same session recorded it first
+            op.audit = False
+            return
+        op.details.update(session=sid, first_view_in_session=True)
+
     def get_release_card(self, actor: Actor, release_id: int, audience: Audience = "ml") -> str:
         """HTML release card. ``full`` holds real-side statistics (view_risk_report);
-        ``ml`` is the ML-team card (approved/published releases for ml_engineer)."""
+        ``ml`` is the ML-team card (approved/published releases for ml_engineer). Audited once
+        per sign-in session and release (see :meth:`_view_recorded`)."""
         from app.core.bundle import CARD_FULL, CARD_ML
 
-        with self._op(actor, "view_release_card" if audience == "ml" else "view_risk_report",
-                      f"release:{release_id}") as op:
+        action = "view_release_card" if audience == "ml" else "view_risk_report"
+        with self._op(actor, action, f"release:{release_id}") as op:
             if audience == "ml":
                 rel = self._visible_release(op, release_id, "view_release_card")
                 name = CARD_ML
@@ -1244,10 +1524,13 @@ class Platform:
             else:
                 raise InvalidInputError(f"audience ({str(audience)[:20]!r}) must be 'ml' or 'full'")
             op.details["audience"] = audience
-            return self.read_artifact(op.session, rel, name).decode("utf-8")
+            html = self.read_artifact(op.session, rel, name).decode("utf-8")
+            self._view_recorded(op, actor, rel.id, f"card:{audience}")
+            return html
 
     def get_risk_report(self, actor: Actor, release_id: int) -> dict[str, Any]:
-        """The full evaluation report (decrypted) for reviewers."""
+        """The full evaluation report (decrypted) for reviewers. Audited once per sign-in
+        session and release (see :meth:`_view_recorded`)."""
         with self._op(actor, "view_risk_report", f"release:{release_id}") as op:
             rel = self._release(op.session, release_id)
             op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
@@ -1255,7 +1538,9 @@ class Platform:
             if rel.report_enc is None:
                 raise InvalidInputError(f"release {rel.id} has no evaluation report yet: it is {rel.state!r}")
             ds = op.session.get(Dataset, rel.dataset_id)
-            return json.loads(crypto.decrypt(self.data_key(ds), rel.report_enc, str(ds.id), f"report.{rel.id}"))
+            report = json.loads(crypto.decrypt(self.data_key(ds), rel.report_enc, str(ds.id), f"report.{rel.id}"))
+            self._view_recorded(op, actor, rel.id, "risk_report")
+            return report
 
     def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False) -> ReleaseInfo:
         """privacy_officer, not the requester (four-eyes). A failed/inconclusive gate or a
@@ -1356,6 +1641,54 @@ class Platform:
             op.details.update(format=fmt, sha256=_sha256(data))
             return Download(filename=download_name(rel.id, fmt), data=data, sha256=_sha256(data), media_type=media)
 
+    def open_download(self, actor: Actor, release_id: int, fmt: str = "parquet") -> "DownloadStream":
+        """A streamed download of an approved or published release's ``csv``, ``parquet`` or
+        ``card`` file: an :class:`app.core.streaming.DownloadStream` to iterate (1 MiB chunks,
+        decrypted as they are read) with ``filename``, ``media_type``, ``sha256`` and ``size``.
+
+        Authorized and audited like :meth:`download` (one ``download`` entry with the format and
+        the SHA-256, ``streamed: true``). The stored ciphertext is checked against its recorded
+        SHA-256 before the entry is written and before any byte is handed out: a tampered file
+        raises :class:`app.core.streaming.ArtifactIntegrityError` and is audited as a failed
+        download. The GCM tag and the plaintext SHA-256 are checked at the end of the iteration
+        (a mismatch there raises and is audited too). Memory stays at a few MiB for any size."""
+        from app.core.bundle import FORMAT_FILES, download_name
+        from app.core.streaming import ArtifactIntegrityError, DownloadStream, check_ciphertext
+
+        target = f"release:{release_id}"
+        with self._op(actor, "download", target) as op:
+            if fmt not in FORMAT_FILES:
+                raise InvalidInputError(f"format ({str(fmt)[:20]!r}) must be csv, parquet or card for a streamed "
+                                        "download (manifest and bundle: use download())")
+            rel = self._downloadable(op, release_id)
+            name, media = FORMAT_FILES[fmt]
+            meta = self._artifacts(rel).get(name)
+            if meta is None or not meta.get("public"):
+                raise NotFoundError(f"release {rel.id} has no {fmt} file")
+            ds = op.session.get(Dataset, rel.dataset_id)
+            data_key = self.data_key(ds)
+            fh = open(self._path(meta["path"]), "rb")  # noqa: SIM115 - closed by the stream (or on rollback)
+            op.on_rollback.append(fh.close)
+            op.details.update(format=fmt, sha256=meta["sha256"], via=actor.via, streamed=True)
+            # Hashed inside the transaction so that a tampered file yields exactly one "failed"
+            # entry and no "ok" one (on SQLite this holds the write lock for the read of the file:
+            # about 0.1 s per 100 MB).
+            nonce, tag = check_ciphertext(fh, plaintext_size=int(meta["size"]), cipher_sha256=meta["cipher_sha256"],
+                                          release_id=rel.id)
+            actor_name = op.actor_name
+
+            def on_failure(exc: ArtifactIntegrityError) -> None:
+                self.record(actor=actor_name, action="download", outcome="failed", target=target,
+                            details={"error": type(exc).__name__, "format": fmt, "release_id": release_id,
+                                     "stage": "streaming"})
+
+            media_type = "text/csv; charset=utf-8" if fmt == "csv" else media
+            stream = DownloadStream(filename=download_name(rel.id, fmt), media_type=media_type, sha256=meta["sha256"],
+                                    size=int(meta["size"]), release_id=rel.id, fmt=fmt, _fh=fh, _data_key=data_key,
+                                    _aad=crypto.associated_data(str(ds.id), meta["purpose"]), _nonce=nonce, _tag=tag,
+                                    _on_failure=on_failure)
+        return stream
+
     def manifest(self, actor: Actor, release_id: int) -> dict[str, Any]:
         """SHA-256 of every file, schema, synthesizer config, ε/δ/ρ, library versions, approval."""
         with self._op(actor, "download", f"release:{release_id}") as op:
@@ -1371,22 +1704,77 @@ class Platform:
                                            "signature": r.signature})
                 for r in s.execute(q).scalars()]
 
+    _OUTCOMES = ("ok", "denied", "failed")
+
+    def _audit_query(self, *, action: str | None, actor_name: str | None, target: str | None,
+                     outcomes: tuple[str, ...] | list[str] | None, since_seq: int | None, limit: int, newest: bool,
+                     max_limit: int) -> tuple[Any, dict[str, Any]]:
+        """(query, filters) of the audit entries matching the filters, oldest first. ``newest``:
+        the last ``limit`` matching entries instead of the first ``limit``."""
+        filters: dict[str, Any] = {}
+        for name, value in (("action", action), ("actor", actor_name), ("target", target)):
+            value = _clean_text(value, f"filter {name}", required=False, max_len=128) or None
+            filters[name] = value
+        if outcomes is not None:
+            if isinstance(outcomes, str) or not all(isinstance(o, str) for o in outcomes):
+                raise InvalidInputError("outcomes must be a list of outcome names")
+            unknown = sorted(set(outcomes) - set(self._OUTCOMES))
+            if unknown:
+                raise InvalidInputError(f"outcomes ({', '.join(repr(o[:20]) for o in unknown[:3])}) must be among "
+                                        f"{', '.join(self._OUTCOMES)}")
+            outcomes = tuple(o for o in self._OUTCOMES if o in outcomes)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
+            raise InvalidInputError(f"limit ({limit!r}) must be an integer between 1 and {max_limit}")
+        q = select(AuditRow)
+        if filters["action"]:
+            q = q.where(AuditRow.action == filters["action"])
+        if filters["actor"]:
+            q = q.where(AuditRow.actor == filters["actor"])
+        if filters["target"]:
+            q = q.where(AuditRow.target == filters["target"])
+        if outcomes is not None:
+            q = q.where(AuditRow.outcome.in_(outcomes))
+        if since_seq is not None:
+            q = q.where(AuditRow.seq > int(since_seq))
+        filters.update(outcomes=list(outcomes) if outcomes is not None else None, since_seq=since_seq, limit=limit,
+                       newest=newest)
+        if newest:
+            last = q.order_by(AuditRow.seq.desc()).limit(limit).subquery()
+            return select(AuditRow).join(last, AuditRow.seq == last.c.seq).order_by(AuditRow.seq), filters
+        return q.order_by(AuditRow.seq).limit(limit), filters
+
     def audit_log(self, actor: Actor, *, action: str | None = None, actor_name: str | None = None,
-                  target: str | None = None, since_seq: int | None = None, limit: int = 500) -> list:
-        """Audit entries (``app.core.audit.AuditEntry``), oldest first."""
+                  target: str | None = None, since_seq: int | None = None, limit: int = 500,
+                  outcomes: tuple[str, ...] | list[str] | None = None, newest: bool = False) -> list:
+        """Audit entries (``app.core.audit.AuditEntry``), oldest first: the first ``limit``
+        matching entries, or with ``newest`` the last ``limit`` ones."""
         with self._op(actor, "view_audit", "audit") as op:
             self._authorize(op, "view_audit")
-            q = select(AuditRow).order_by(AuditRow.seq)
-            if action:
-                q = q.where(AuditRow.action == action)
-            if actor_name:
-                q = q.where(AuditRow.actor == actor_name)
-            if target:
-                q = q.where(AuditRow.target == target)
-            if since_seq is not None:
-                q = q.where(AuditRow.seq > int(since_seq))
-            q = q.limit(max(1, min(int(limit), 10_000)))
+            q, _filters = self._audit_query(action=action, actor_name=actor_name, target=target, outcomes=outcomes,
+                                            since_seq=since_seq, limit=max(1, min(int(limit), 10_000)),
+                                            newest=newest, max_limit=10_000)
             return self._audit_rows(op.session, q)
+
+    def export_audit(self, actor: Actor, *, action: str | None = None, actor_name: str | None = None,
+                     target: str | None = None, outcomes: tuple[str, ...] | list[str] | None = None,
+                     since_seq: int | None = None, limit: int = 100_000, newest: bool = True) -> bytes:
+        """CSV of the audit entries matching the filters (same filters as :meth:`audit_log`),
+        for privacy officers and administrators (``view_audit``). Cells are escaped against
+        spreadsheet formula injection (:func:`app.core.audit.entries_to_csv`).
+
+        The export is itself an audited action (``export_audit``, with the filters, the row
+        count and the SHA-256 of the file), written in the same transaction as the read: an
+        auditor can tell which extract of the log left the platform, when and with whom."""
+        with self._op(actor, "export_audit", "audit") as op:
+            self._authorize(op, "view_audit")
+            q, filters = self._audit_query(action=action, actor_name=actor_name, target=target, outcomes=outcomes,
+                                           since_seq=since_seq, limit=limit, newest=newest, max_limit=100_000)
+            entries = self._audit_rows(op.session, q)
+            data = audit_mod.entries_to_csv(entries)
+            op.details.update(filters={k: v for k, v in filters.items() if v is not None}, rows=len(entries),
+                              first_seq=entries[0].seq if entries else None,
+                              last_seq=entries[-1].seq if entries else None, sha256=_sha256(data))
+            return data
 
     def verify_audit_chain(self) -> audit_mod.VerificationResult:
         """Verify without an actor (operators, health checks, tests). Does not append."""
@@ -1440,7 +1828,7 @@ class Platform:
             if new.key_id == old.key_id:
                 raise InvalidInputError("the new master key must differ from the current one")
             if not from_env:
-                _write_secret(pending, new.to_b64() + "\n")
+                crypto.write_secret_file(pending, new.to_b64() + "\n")
                 op.on_rollback.append(lambda: pending.unlink(missing_ok=True))
             count = 0
             for ds in op.session.execute(select(Dataset).where(Dataset.wrapped_data_key.is_not(None))).scalars():

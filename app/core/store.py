@@ -97,6 +97,9 @@ class UserSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(64))
+    # For a session opened from an identity-provider sign-in: that sign-in's time (the ID
+    # token's auth_time/iat). Logging out spends the sign-in: it opens no further session.
+    oidc_authenticated_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
 
 class ApiToken(Base):
@@ -122,6 +125,9 @@ class Dataset(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     columns_json: Mapped[str] = mapped_column(Text)  # column names (public: they are in the schema)
     schema_json: Mapped[str | None] = mapped_column(Text)
+    # A schema released by DP discovery (Platform.discover_schema), paid from this dataset's
+    # budget and waiting for the owner's review; never used by a release until saved as schema_json.
+    schema_draft_json: Mapped[str | None] = mapped_column(Text)
     budget_rho_total: Mapped[float] = mapped_column(Float)
     delta: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
@@ -188,6 +194,20 @@ class LedgerEntry(Base):
     state: Mapped[str] = mapped_column(String(16))  # reserved | spent
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     spent_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+
+class ReleaseView(Base):
+    """The first time a sign-in session opened a release's card or risk report.
+
+    Dashboard pages rerun on every click; one audit entry per (session, release, what) records
+    who looked at what without an entry per rerun (see ``Platform._view_recorded``)."""
+
+    __tablename__ = "release_views"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
+    what: Mapped[str] = mapped_column(String(32), primary_key=True)  # view_release_card:ml | ...:full | view_risk_report
+    first_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
 class Job(Base):

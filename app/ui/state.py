@@ -20,11 +20,13 @@ Rules (the dashboard is multi-user; Streamlit caches are shared by every session
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
 import streamlit as st
 
-from app.core.config import Settings
+from app.core.config import OidcSettings, Settings
+from app.core.oidc import OidcIdentity, identity_from_claims, is_recent
 from app.core.services import Actor, AuthenticationError, Platform
 from synthgen.errors import SynthgenError
 
@@ -85,7 +87,11 @@ def login(username: str, password: str) -> Actor:
     return info.actor
 
 
-def logout() -> None:
+def logout() -> bool:
+    """End the platform session; True when the browser is being redirected to clear Streamlit's
+    identity cookie, in which case the caller must not st.rerun(): a rerun empties the
+    message queue and drops the redirect before it reaches the browser (measured: the cookie
+    survived about one logout in three), so call st.stop() instead."""
     tok = st.session_state.get(TOKEN_KEY)
     if tok:
         try:
@@ -93,6 +99,52 @@ def logout() -> None:
         except SynthgenError:
             pass
     _clear_user_state()
+    if oidc_identity() is not None:
+        forget_oidc_identity()  # the browser reloads the app
+        return True
+    return False
+
+
+# -- OpenID Connect (Streamlit's st.login; see app.core.oidc) --------------------------------
+
+
+def oidc_settings() -> OidcSettings | None:
+    """The dashboard's OIDC client settings, or None when OIDC sign-in is not configured."""
+    return Settings.from_env().oidc
+
+
+def oidc_identity() -> OidcIdentity | None:
+    """The identity in Streamlit's identity cookie (ID-token claims verified by Authlib), if any."""
+    try:
+        claims = st.user.to_dict()
+    except Exception:  # noqa: BLE001 - no auth configured / no script context: no identity
+        return None
+    if not claims.get("is_logged_in"):
+        return None
+    return identity_from_claims(claims)
+
+
+def oidc_is_recent(identity: OidcIdentity, settings: OidcSettings) -> bool:
+    return is_recent(identity.authenticated_at, datetime.now(timezone.utc), settings.max_age)
+
+
+def forget_oidc_identity() -> None:
+    """Drop Streamlit's identity cookie (st.logout redirects the browser through /auth/logout)."""
+    st.logout()
+
+
+def start_oidc_login() -> None:
+    """Send the browser to the provider (st.login); it comes back through /oauth2callback."""
+    st.login()
+
+
+def login_oidc(identity: OidcIdentity) -> Actor:
+    """Open a platform session for the provider identity (the service refuses unlinked,
+    disabled and stale identities, and audits every attempt)."""
+    info = platform().login_oidc(identity.issuer, identity.subject, authenticated_at=identity.authenticated_at)
+    _clear_user_state()
+    st.session_state[TOKEN_KEY] = info.token
+    return info.actor
 
 
 def _clear_user_state() -> None:

@@ -6,15 +6,21 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
-def chromium_missing_reason() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    return None
+def require_chromium() -> None:
+    """Skip when Debian chromium is missing, or fail when CI demands the browser tests run."""
+    if Path(CHROMIUM).exists():
+        return
+    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if os.environ.get("SYNTHGEN_REQUIRE_BROWSER"):
+        pytest.fail(reason + " and SYNTHGEN_REQUIRE_BROWSER is set")
+    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -65,3 +71,49 @@ def shot(page, directory: Path, name: str) -> Path:
 def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
                                       env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")})
+
+
+class Dashboard:
+    """``python -m app.launcher`` (worker + dashboard, no API) on a free port, for browser tests."""
+
+    def __init__(self, env: dict, log_path: Path, port: int | None = None):
+        import subprocess
+        import sys
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        repo = Path(__file__).resolve().parents[2]
+        self.proc = subprocess.Popen([sys.executable, "-m", "app.launcher", "--no-demo", "--no-api", "--port",
+                                      str(self.port), "--address", "127.0.0.1"], cwd=repo, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 90) -> "Dashboard":
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("the dashboard did not start:\n" + self.log_path.read_text())
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self._log.close()

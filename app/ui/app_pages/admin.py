@@ -48,6 +48,24 @@ with tab_users:
             if state.call(platform.disable_user, actor, u.id) is not None:
                 st.rerun()
 
+        st.markdown("**Single sign-on (OpenID Connect)**")
+        if u.oidc_issuer:
+            st.caption(f"{u.username} signs in with issuer `{u.oidc_issuer}`, subject `{u.oidc_subject}`.")
+        else:
+            st.caption(f"{u.username} has no identity-provider login linked. A person whose sign-in was refused "
+                       "sees both values on the sign-in page; refused attempts are also in the audit log "
+                       "(action login, outcome failed).")
+        with st.form(f"oidc_link_{u.id}", clear_on_submit=True):
+            c1, c2 = st.columns(2)
+            issuer = c1.text_input("Issuer (iss)", placeholder="https://login.example.org/")
+            subject = c2.text_input("Subject (sub)")
+            if st.form_submit_button("Link this login to the user"):
+                if state.call(platform.link_oidc_identity, actor, u.id, issuer.strip(), subject.strip()) is not None:
+                    st.rerun()
+        if u.oidc_issuer and st.button("Unlink the identity-provider login", key=f"admin_oidc_unlink_{u.id}"):
+            if state.call(platform.unlink_oidc_identity, actor, u.id) is not None:
+                st.rerun()
+
 with tab_members:
     datasets = state.call(platform.list_datasets, actor) or []
     users = users if users else []

@@ -5,7 +5,9 @@ import json
 import streamlit as st
 
 from app.ui import state
-from app.ui.components.budget import budget_meter
+from app.ui.components.budget import budget_meter, preview_after_spend
+from app.ui.components.discovery import KINDS as DISCOVERY_KINDS
+from app.ui.components.discovery import declarations_frame, declarations_from_frame
 from app.ui.components.schema_editor import schema_editor
 
 actor = state.require_actor()
@@ -83,33 +85,85 @@ if owner:
     st.caption("The schema is the public description of the table: the only knowledge about it that the synthesizer "
                "may use for free. Everything in it must come from public knowledge, not from the data.")
     draft_key = state.user_key("draft", ds.id)
+    discovered_key = state.user_key("review_discovered", ds.id)
     draft_text = st.session_state.get(draft_key)  # per-session only, never a shared cache
-    if draft_text is None and ds.schema_json:
+    from_discovery = False
+    if draft_text is not None:
+        is_draft, working = True, draft_text
+    elif ds.schema_draft_json and st.session_state.get(discovered_key):
+        is_draft, working, from_discovery = True, ds.schema_draft_json, True
+    elif ds.schema_json:
         is_draft = json.loads(ds.schema_json).get("derived_from_private_data", False)
         working = ds.schema_json
-    elif draft_text is not None:
-        is_draft, working = True, draft_text
     else:
         working, is_draft = None, True
     if working is None:
-        st.info("This dataset has no schema yet. Draft one from the data, then review every column.")
+        st.info("This dataset has no schema yet. Discover one with differential privacy (costs budget) or draft one "
+                "from the data (free, but it reveals private values), then review every column.")
     c1, c2 = st.columns([1, 3])
     if c1.button("Draft a schema from the data", key=f"draft_btn_{ds.id}",
                  help="Reads the private table (audited). The draft is shown to you only."):
         draft = state.call(platform.draft_schema, actor, ds.id)
         if draft is not None:
             st.session_state[draft_key] = draft.schema_json
+            st.session_state.pop(discovered_key, None)
             st.rerun()
+
+    with st.expander(":material/auto_awesome: Discover the schema with differential privacy",
+                     expanded=not ds.schema_json and not ds.schema_draft_json):
+        st.caption("Categories are released by OpenDP's key thresholding (a value held by few people never appears) "
+                   "and numeric bin cuts by DP quantiles inside the public bounds you declare. The spend is charged "
+                   "to this dataset's budget like a release. Declare only public facts below.")
+        decl = st.data_editor(declarations_frame(ds.columns, ds.schema_json), key=f"discover_decl_{ds.id}",
+                              hide_index=True, width="stretch", disabled=["Column"],
+                              column_config={"Kind": st.column_config.SelectboxColumn(options=list(DISCOVERY_KINDS),
+                                                                                       required=True),
+                                             "Lower": st.column_config.NumberColumn(help="public lower bound"),
+                                             "Upper": st.column_config.NumberColumn(help="public upper bound"),
+                                             "Integer": st.column_config.CheckboxColumn()})
+        d1, d2 = st.columns(2)
+        disc_eps = d1.number_input("ε to spend on discovery", min_value=0.01, max_value=10.0, value=0.5, step=0.1,
+                                   key=f"discover_eps_{ds.id}")
+        disc_bins = d2.number_input("Bins per numeric column", min_value=2, max_value=64, value=8,
+                                    key=f"discover_bins_{ds.id}")
+        affordable = preview_after_spend(ds.budget, float(disc_eps), spent_on="this discovery")
+        if st.button(f"Discover schema with DP (costs ε {float(disc_eps):g})", key=f"discover_btn_{ds.id}",
+                     disabled=not affordable, type="primary"):
+            numeric, identifiers = declarations_from_frame(decl)
+            with st.spinner("Releasing categories and bin cuts with differential privacy…"):
+                info = state.call(platform.discover_schema, actor, ds.id, float(disc_eps), numeric=numeric,
+                                  identifiers=identifiers, bins=int(disc_bins))
+            if info is not None:
+                st.session_state[discovered_key] = True
+                st.session_state.pop(draft_key, None)
+                st.rerun()
+
+    if ds.schema_draft_json:
+        st.info("A schema discovered with differential privacy is waiting for your review (its budget is spent).")
+        b1, b2, _ = st.columns([1, 1, 2])
+        if not from_discovery and b1.button("Review the discovered draft", key=f"review_discovered_{ds.id}"):
+            st.session_state[discovered_key] = True
+            st.session_state.pop(draft_key, None)
+            st.rerun()
+        if b2.button("Discard the discovered draft", key=f"discard_discovered_{ds.id}"):
+            if state.call(platform.discard_schema_draft, actor, ds.id) is not None:
+                st.session_state.pop(discovered_key, None)
+                st.rerun()
+
     if working is not None:
-        edited, base = schema_editor(working, key=f"schema_editor_{ds.id}_{int(is_draft)}", draft=is_draft)
+        if from_discovery:
+            st.caption("Editing the DP-discovered draft. Check every column's role and kind before saving.")
+        edited, base = schema_editor(working, key=f"schema_editor_{ds.id}_{int(is_draft)}_{int(from_discovery)}",
+                                     draft=is_draft)
         reviewed = st.checkbox("I reviewed every column: categories, bounds and bins come from public knowledge",
                                value=not is_draft, key=f"schema_reviewed_{ds.id}")
         if st.button("Save schema", type="primary", key=f"schema_save_{ds.id}"):
             from app.ui.components.schema_editor import frame_to_schema
 
             text = frame_to_schema(base, edited, reviewed=reviewed)
-            if state.call(platform.update_schema, actor, ds.id, text) is not None:
+            if state.call(platform.update_schema, actor, ds.id, text, clear_draft=from_discovery) is not None:
                 st.session_state.pop(draft_key, None)
+                st.session_state.pop(discovered_key, None)
                 st.success("Schema saved." + ("" if reviewed else " It is still marked as a draft: releases need a "
                                                                   "reviewed schema."))
                 st.rerun()

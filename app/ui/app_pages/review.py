@@ -40,7 +40,9 @@ else:
     report = state.call(platform.get_risk_report, actor, rel.id)
     if report is not None:
         metrics_table(report)
-    with st.expander("Full release card (plots, real-side statistics)", expanded=False):
+    # Loaded only when opened: the full card quotes real-side statistics, and opening it is
+    # what the audit log records (once per session and release).
+    if st.toggle("Show the full release card (plots, real-side statistics)", key=f"full_card_{rel.id}"):
         html = state.call(platform.get_release_card, actor, rel.id, "full")
         if html:
             embed_card(html)

@@ -24,7 +24,7 @@ def budget_meter(b: BudgetSummary, *, pending_epsilon: float | None = None) -> N
         preview_after_spend(b, pending_epsilon)
 
 
-def preview_after_spend(b: BudgetSummary, epsilon: float) -> bool:
+def preview_after_spend(b: BudgetSummary, epsilon: float, *, spent_on: str = "this release") -> bool:
     """Show what remains after spending ``epsilon`` at the dataset's δ. Returns False when it
     would exceed the budget (the service refuses it anyway; this is only a preview)."""
     try:
@@ -37,6 +37,6 @@ def preview_after_spend(b: BudgetSummary, epsilon: float) -> bool:
                  "The request would be refused.")
         return False
     left = PrivacyBudget.from_rho(max(0.0, left_rho)).epsilon(b.delta) if left_rho > 0 else 0.0
-    st.info(f"After this release the dataset keeps **ε {left:.3g}** of its lifetime budget "
-            f"(at δ = {b.delta:.0e}). Budget spent on a release is never refunded, even if it is rejected.")
+    st.info(f"After {spent_on} the dataset keeps **ε {left:.3g}** of its lifetime budget "
+            f"(at δ = {b.delta:.0e}). Budget spent is never refunded, whatever the outcome.")
     return True

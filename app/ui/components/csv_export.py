@@ -1,15 +1,17 @@
-"""CSV export of audit entries, escaped against spreadsheet formula injection."""
+"""CSV export of audit entries: a thin wrapper over the service layer's exporter.
+
+The Audit page calls :meth:`app.core.services.Platform.export_audit`, which authorizes and
+records the export; these names remain for code that formats entries it already holds."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any, Iterable
 
+from app.core.audit import CSV_COLUMNS as COLUMNS
+from app.core.audit import entries_to_csv
 from app.core.uploads import escape_formula
 
-COLUMNS = ("seq", "at", "actor", "action", "outcome", "target", "details", "entry_hash", "signature")
+__all__ = ["COLUMNS", "audit_csv", "escape_cell"]
 
 
 def escape_cell(value: Any) -> str:
@@ -18,11 +20,4 @@ def escape_cell(value: Any) -> str:
 
 
 def audit_csv(entries: Iterable[Any]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for e in entries:
-        row = {c: getattr(e, c) for c in COLUMNS}
-        row["details"] = json.dumps(row["details"], sort_keys=True, ensure_ascii=False)
-        writer.writerow([escape_cell(row[c]) for c in COLUMNS])
-    return buf.getvalue().encode("utf-8")
+    return entries_to_csv(list(entries))

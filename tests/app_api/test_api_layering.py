@@ -1,0 +1,32 @@
+"""Front ends use the service's public methods only: no reaching into Platform internals."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def private_platform_uses(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            base = node.value
+            name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", "")
+            if name in ("platform", "p") or (isinstance(base, ast.Call) and getattr(base.func, "id", "") in
+                                             ("_platform", "platform")):
+                found.append(f"{path.name}:{node.lineno} .{node.attr}")
+    return found
+
+
+def test_api_cli_and_dashboard_do_not_touch_private_platform_attributes():
+    files = [REPO / "app" / "api.py", REPO / "app" / "cli.py", *sorted((REPO / "app" / "ui").rglob("*.py"))]
+    assert [u for f in files for u in private_platform_uses(f)] == []
+
+
+def test_the_checker_finds_a_private_use(tmp_path):
+    bad = tmp_path / "probe.py"
+    bad.write_text("def f(platform):\n    return platform._factory\n", encoding="utf-8")
+    assert private_platform_uses(bad) == ["probe.py:2 ._factory"]

@@ -222,8 +222,8 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 # -- local administration -------------------------------------------------------------------
-def _admin(args: argparse.Namespace):
-    """(platform, actor) for the admin named by --username; the caller closes the platform."""
+def _as_admin(args: argparse.Namespace, action):
+    """Sign in the admin named by --username, run ``action(platform, actor)``, always close."""
     from app.core.config import Settings
     from app.core.services import Platform
 
@@ -231,11 +231,9 @@ def _admin(args: argparse.Namespace):
     password = _password(user)
     platform = Platform.open(Settings.from_env())
     try:
-        actor = platform.login(user, password).actor
-    except BaseException:
+        return action(platform, platform.login(user, password).actor)
+    finally:
         platform.close()
-        raise
-    return platform, actor
 
 
 def _user_id(platform, actor, name: str) -> int:
@@ -246,12 +244,8 @@ def _user_id(platform, actor, name: str) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    platform, actor = _admin(args)
-    try:
-        new_password = os.environ.get("SYNTHGEN_NEW_PASSWORD") or None
-        info = platform.create_user(actor, args.name, new_password, args.role)
-    finally:
-        platform.close()
+    new_password = os.environ.get("SYNTHGEN_NEW_PASSWORD") or None
+    info = _as_admin(args, lambda platform, actor: platform.create_user(actor, args.name, new_password, args.role))
     print(f"created user {info.username} ({info.role}), id {info.id}", file=sys.stderr)
     if info.generated_password:
         print(f"generated password (shown once): {info.generated_password}")
@@ -259,63 +253,41 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
-    platform, actor = _admin(args)
-    try:
-        info = platform.disable_user(actor, _user_id(platform, actor, args.name))
-    finally:
-        platform.close()
+    info = _as_admin(args, lambda platform, actor: platform.disable_user(actor, _user_id(platform, actor, args.name)))
     print(f"disabled user {info.username}; their sessions and API tokens stop working now", file=sys.stderr)
     return 0
 
 
 def cmd_user_role(args: argparse.Namespace) -> int:
-    platform, actor = _admin(args)
-    try:
-        info = platform.set_role(actor, _user_id(platform, actor, args.name), args.role)
-    finally:
-        platform.close()
+    info = _as_admin(args, lambda platform, actor: platform.set_role(actor, _user_id(platform, actor, args.name),
+                                                                      args.role))
     print(f"user {info.username} is now {info.role}", file=sys.stderr)
     return 0
 
 
 def cmd_user_link_oidc(args: argparse.Namespace) -> int:
-    platform, actor = _admin(args)
-    try:
-        info = platform.link_oidc_identity(actor, _user_id(platform, actor, args.name), args.issuer, args.subject)
-    finally:
-        platform.close()
+    info = _as_admin(args, lambda platform, actor: platform.link_oidc_identity(
+        actor, _user_id(platform, actor, args.name), args.issuer, args.subject))
     print(f"user {info.username} now signs in with issuer {info.oidc_issuer}, subject {info.oidc_subject}",
           file=sys.stderr)
     return 0
 
 
 def cmd_user_unlink_oidc(args: argparse.Namespace) -> int:
-    platform, actor = _admin(args)
-    try:
-        info = platform.unlink_oidc_identity(actor, _user_id(platform, actor, args.name))
-    finally:
-        platform.close()
+    info = _as_admin(args, lambda platform, actor: platform.unlink_oidc_identity(
+        actor, _user_id(platform, actor, args.name)))
     print(f"user {info.username} has no identity-provider login any more", file=sys.stderr)
     return 0
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    platform, actor = _admin(args)
-    try:
-        new_key = os.environ.get("SYNTHGEN_NEW_MASTER_KEY") or None
-        message = platform.rotate_keys(actor, new_key)
-    finally:
-        platform.close()
-    print(message)
+    new_key = os.environ.get("SYNTHGEN_NEW_MASTER_KEY") or None
+    print(_as_admin(args, lambda platform, actor: platform.rotate_keys(actor, new_key)))
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    platform, actor = _admin(args)
-    try:
-        result = platform.verify_audit(actor)
-    finally:
-        platform.close()
+    result = _as_admin(args, lambda platform, actor: platform.verify_audit(actor))
     if result.ok:
         print(f"audit log ok: {result.checked} entries, hash chain, signatures and head verified")
         return 0

@@ -23,6 +23,15 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
+def dashboard_env(tmp_path: Path, **extra: str) -> dict:
+    """The process environment for a launcher under test: no SYNTHGEN_* from the caller's shell,
+    its own data and key directories, fast password hashing, no demo data."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHGEN_")}
+    env.update(SYNTHGEN_DATA_DIR=str(tmp_path / "data"), SYNTHGEN_KEY_DIR=str(tmp_path / "keys"),
+               SYNTHGEN_FAST_HASH="1", SYNTHGEN_DEMO="0", **extra)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

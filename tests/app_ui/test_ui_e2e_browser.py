@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.app_ui.browser_helpers import require_chromium, free_port, goto, launch, login, logout, shot, wait_idle
+from tests.app_ui.browser_helpers import dashboard_env, require_chromium, free_port, goto, launch, login, logout, shot, wait_idle
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -34,9 +34,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 def served(tmp_path):
     """The launcher (worker + dashboard) on a free port against a temp data dir, with one user per role."""
     require_chromium()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHGEN_")}
-    env.update(SYNTHGEN_DATA_DIR=str(tmp_path / "data"), SYNTHGEN_KEY_DIR=str(tmp_path / "keys"),
-               SYNTHGEN_FAST_HASH="1", SYNTHGEN_DEMO="0")
+    env = dashboard_env(tmp_path)
     from app.core.config import Settings
     from app.core.services import Platform
 

@@ -6,13 +6,13 @@ links it."""
 
 from __future__ import annotations
 
-import os
 import stat
 
 import pytest
 
 from tests.app_ui.browser_helpers import (
     Dashboard,
+    dashboard_env,
     require_chromium,
     free_port,
     goto,
@@ -34,12 +34,9 @@ def oidc_world(tmp_path):
     require_chromium()
     provider = FakeOidcProvider().start()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHGEN_")}
-    env.update(SYNTHGEN_DATA_DIR=str(tmp_path / "data"), SYNTHGEN_KEY_DIR=str(tmp_path / "keys"),
-               SYNTHGEN_FAST_HASH="1", SYNTHGEN_DEMO="0", SYNTHGEN_OIDC_PROVIDER="Fake IdP",
-               SYNTHGEN_OIDC_METADATA_URL=provider.metadata_url, SYNTHGEN_OIDC_CLIENT_ID=provider.client_id,
-               SYNTHGEN_OIDC_CLIENT_SECRET=provider.client_secret,
-               SYNTHGEN_OIDC_REDIRECT_URI="http://127.0.0.1:{port}/oauth2callback")
+    env = dashboard_env(tmp_path, SYNTHGEN_OIDC_PROVIDER="Fake IdP", SYNTHGEN_OIDC_METADATA_URL=provider.metadata_url,
+                        SYNTHGEN_OIDC_CLIENT_ID=provider.client_id, SYNTHGEN_OIDC_CLIENT_SECRET=provider.client_secret,
+                        SYNTHGEN_OIDC_REDIRECT_URI="http://127.0.0.1:{port}/oauth2callback")  # the launcher fills {port}
     from app.core.config import Settings
     from app.core.services import Platform
 

@@ -8,6 +8,10 @@ on SQLite. So two concurrent reservations can never both see the same remaining 
 The reservation becomes ``spent`` when the computation starts. Nothing is ever refunded: a
 reserved entry counts against the budget exactly like a spent one, whatever happens after
 (the job fails, the worker is killed, the release is rejected). Composition is exact: ρ adds.
+
+A computation that is not pure zCDP (DP schema discovery: OpenDP's key thresholding has a δ of
+its own) also records that ``extra_delta``. It is not convertible into ρ; it adds to the δ at
+which the dataset's ε holds, and the summary reports the sum so nobody reads the ε without it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class LedgerSummary:
     spent: PrivacyBudget
     reserved: PrivacyBudget
     remaining: PrivacyBudget
+    extra_delta: float = 0.0  # δ spent outside zCDP, over spent and reserved entries
 
 
 def lock_dataset(session: Session, dataset_id: int) -> Dataset:
@@ -43,26 +48,36 @@ def lock_dataset(session: Session, dataset_id: int) -> Dataset:
 
 
 def _used(session: Session, dataset_id: int) -> tuple[float, float]:
+    spent, reserved, _ = _usage(session, dataset_id)
+    return spent, reserved
+
+
+def _usage(session: Session, dataset_id: int) -> tuple[float, float, float]:
+    """(spent ρ, reserved ρ, extra δ of both)."""
     rows = session.execute(
-        select(LedgerEntry.state, LedgerEntry.rho).where(LedgerEntry.dataset_id == dataset_id)
+        select(LedgerEntry.state, LedgerEntry.rho, LedgerEntry.extra_delta).where(LedgerEntry.dataset_id == dataset_id)
     ).all()
     spent = math.fsum(r.rho for r in rows if r.state == SPENT)
     reserved = math.fsum(r.rho for r in rows if r.state == RESERVED)
-    return spent, reserved
+    return spent, reserved, math.fsum(r.extra_delta or 0.0 for r in rows)
 
 
 def _fmt(budget: PrivacyBudget, delta: float) -> str:
     return budget.describe(delta)
 
 
-def reserve(session: Session, dataset_id: int, budget: PrivacyBudget, release_id: int | None) -> LedgerEntry:
-    """Reserve ``budget`` against the dataset, in the caller's transaction.
+def reserve(session: Session, dataset_id: int, budget: PrivacyBudget, release_id: int | None, *,
+            extra_delta: float = 0.0) -> LedgerEntry:
+    """Reserve ``budget`` against the dataset, in the caller's transaction. ``extra_delta``: the
+    computation's δ outside zCDP, recorded with it (see the module docstring).
 
     Raises :class:`BudgetExceededError` (requested / remaining / difference as ε at the
     dataset's δ) and writes nothing when it does not fit.
     """
     if not isinstance(budget, PrivacyBudget) or budget.rho <= 0:
         raise BudgetError(f"budget ({budget!r}) must be a positive PrivacyBudget")
+    if not isinstance(extra_delta, (int, float)) or not 0.0 <= extra_delta < 1.0:
+        raise BudgetError(f"extra_delta ({extra_delta!r}) must be in [0, 1)")
     ds = lock_dataset(session, dataset_id)
     spent, reserved = _used(session, dataset_id)
     used = spent + reserved
@@ -73,8 +88,8 @@ def reserve(session: Session, dataset_id: int, budget: PrivacyBudget, release_id
             _fmt(budget, ds.delta), _fmt(remaining, ds.delta), _fmt(difference, ds.delta),
             subject=f"privacy budget of dataset {dataset_id}",
         )
-    entry = LedgerEntry(dataset_id=dataset_id, release_id=release_id, rho=budget.rho, state=RESERVED,
-                        created_at=utcnow())
+    entry = LedgerEntry(dataset_id=dataset_id, release_id=release_id, rho=budget.rho, extra_delta=float(extra_delta),
+                        state=RESERVED, created_at=utcnow())
     session.add(entry)
     session.flush()
     return entry
@@ -111,10 +126,10 @@ def summary(session: Session, dataset: Dataset | int) -> LedgerSummary:
     ds = dataset if isinstance(dataset, Dataset) else session.get(Dataset, dataset)
     if ds is None:
         raise InvalidInputError(f"dataset_id ({dataset}) does not name an existing dataset")
-    spent, reserved = _used(session, ds.id)
+    spent, reserved, extra_delta = _usage(session, ds.id)
     remaining = max(0.0, ds.budget_rho_total - spent - reserved)
     return LedgerSummary(PrivacyBudget(ds.budget_rho_total), PrivacyBudget(spent), PrivacyBudget(reserved),
-                         PrivacyBudget(remaining))
+                         PrivacyBudget(remaining), extra_delta)
 
 
 def set_total(session: Session, dataset_id: int, total: PrivacyBudget) -> Dataset:

@@ -107,6 +107,13 @@ class BudgetSummary:
     reserved: PrivacyBudget
     remaining: PrivacyBudget
     conversion: str = CONVERSION
+    #: δ spent outside zCDP (DP schema discovery's key thresholding): the dataset's ε values hold
+    #: at ``delta + extra_delta``
+    extra_delta: float = 0.0
+
+    @property
+    def guarantee_delta(self) -> float:
+        return self.delta + self.extra_delta
 
     def epsilon(self, which: str) -> float:
         """ε at the dataset's δ of ``which`` in {"total", "spent", "reserved", "remaining"}."""
@@ -116,6 +123,8 @@ class BudgetSummary:
         return {
             "dataset_id": self.dataset_id,
             "delta": self.delta,
+            "extra_delta": self.extra_delta,
+            "guarantee_delta": self.guarantee_delta,
             "conversion": self.conversion,
             **{k: {"rho": getattr(self, k).rho, "epsilon": self.epsilon(k)}
                for k in ("total", "spent", "reserved", "remaining")},
@@ -590,7 +599,7 @@ class Platform:
     def _budget(self, s: Session, ds: Dataset) -> BudgetSummary:
         summ = ledger.summary(s, ds)
         return BudgetSummary(dataset_id=ds.id, delta=ds.delta, total=summ.total, spent=summ.spent,
-                             reserved=summ.reserved, remaining=summ.remaining)
+                             reserved=summ.reserved, remaining=summ.remaining, extra_delta=summ.extra_delta)
 
     def _dataset_info(self, s: Session, ds: Dataset) -> DatasetInfo:
         owner = s.get(User, ds.owner_id)
@@ -1227,7 +1236,8 @@ class Platform:
             ds = self._authorize_dataset(op, "discover_schema", dataset_id)
             specs, identifiers = self._discovery_inputs(json.loads(ds.columns_json), numeric, identifiers, bins)
             cost = PrivacyBudget.from_epsilon(epsilon, ds.delta)
-            entry = ledger.reserve(op.session, ds.id, cost, None)
+            # key thresholding's δ is not part of ρ: the ledger records it beside the ρ
+            entry = ledger.reserve(op.session, ds.id, cost, None, extra_delta=ds.delta)
             ledger.mark_spent(op.session, entry.id)
             entry_id, actor_name = entry.id, op.actor_name
             op.details.update(stage="charged", epsilon=float(epsilon), delta=ds.delta, rho=cost.rho,

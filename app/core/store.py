@@ -191,6 +191,9 @@ class LedgerEntry(Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"), index=True)
     rho: Mapped[float] = mapped_column(Float)
+    # δ spent outside zCDP (OpenDP's key thresholding in DP schema discovery): it adds to the
+    # failure probability of the dataset's guarantee instead of composing into ρ
+    extra_delta: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     state: Mapped[str] = mapped_column(String(16))  # reserved | spent
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     spent_at: Mapped[datetime | None] = mapped_column(TZDateTime)

@@ -57,6 +57,25 @@ def test_reserve_spend_and_summary(engine):
             ledger.set_total(s, ds, PrivacyBudget(0.5))
 
 
+def test_delta_outside_zcdp_is_recorded_and_summed_never_folded_into_rho(engine):
+    ds = make_dataset(engine, 1.0)
+    f = session_factory(engine)
+    with transaction(f) as s:
+        ledger.reserve(s, ds, PrivacyBudget(0.1), None, extra_delta=1e-7)
+        ledger.reserve(s, ds, PrivacyBudget(0.2), None)
+        ledger.reserve(s, ds, PrivacyBudget(0.1), None, extra_delta=3e-7)
+    with transaction(f) as s:
+        summ = ledger.summary(s, ds)
+    assert summ.extra_delta == pytest.approx(4e-7, rel=1e-12)
+    assert summ.reserved.rho == pytest.approx(0.4) and summ.remaining.rho == pytest.approx(0.6)
+    for bad in (-1e-9, 1.0, float("nan"), "1e-9"):
+        with pytest.raises(BudgetError, match=r"extra_delta \(.*\) must be in \[0, 1\)"):
+            with transaction(f) as s:
+                ledger.reserve(s, ds, PrivacyBudget(0.1), None, extra_delta=bad)
+    with transaction(f) as s:
+        assert ledger.entry_count(s, ds) == 3  # refused reservations wrote nothing
+
+
 def test_exact_fill_is_allowed_and_then_nothing_more(engine):
     ds = make_dataset(engine, 0.75)
     f = session_factory(engine)

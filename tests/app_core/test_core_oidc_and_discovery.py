@@ -135,6 +135,10 @@ def test_discovery_debits_the_ledger_by_exactly_its_spend_and_stores_a_draft(pla
     cost = PrivacyBudget.from_epsilon(2.0, ds.delta).rho
     assert after.spent.rho - before.spent.rho == pytest.approx(cost, rel=1e-12)
     assert after.reserved.rho == before.reserved.rho == 0
+    # key thresholding's δ is not part of ρ: the ledger keeps it, and the guarantee's δ grows by it
+    assert before.extra_delta == 0 and after.extra_delta == pytest.approx(ds.delta, rel=1e-12)
+    assert after.guarantee_delta == pytest.approx(2 * ds.delta, rel=1e-12)
+    assert after.to_dict()["guarantee_delta"] == after.guarantee_delta
     draft = json.loads(info.schema_draft_json)
     cols = {c["name"]: c for c in draft["columns"]}
     assert cols["Name"]["role"] == "identifier" and cols["Age"]["kind"] == "numeric"

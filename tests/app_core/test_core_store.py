@@ -40,3 +40,39 @@ def test_sqlite_foreign_keys_are_enforced(tmp_path):
         with transaction(session_factory(eng)) as s:
             s.add(Membership(dataset_id=999, user_id=999))
     eng.dispose()
+
+
+def test_upgrade_from_0001_keeps_rows_and_downgrade_returns_to_it(db_url):
+    """A database with data at the first release's schema upgrades to head (new columns get
+    their defaults) and downgrades back without tripping SQLite's foreign keys."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from app.core.migrations import alembic_config
+
+    eng = make_engine(db_url)
+    try:
+        upgrade(eng, "0001")
+        with eng.begin() as c:
+            c.execute(text("INSERT INTO users (username, role, disabled, failed_attempts, created_at) "
+                           "VALUES ('u', 'data_owner', false, 0, CURRENT_TIMESTAMP)"))
+            uid = c.execute(text("SELECT id FROM users WHERE username = 'u'")).scalar_one()
+            c.execute(text("INSERT INTO datasets (name, owner_id, columns_json, budget_rho_total, delta, storage_dir, "
+                           "split_seed, created_at) VALUES ('d', :u, '[]', 1.0, 1e-9, 'x', 1, CURRENT_TIMESTAMP)"),
+                      {"u": uid})
+            did = c.execute(text("SELECT id FROM datasets WHERE name = 'd'")).scalar_one()
+            c.execute(text("INSERT INTO ledger_entries (dataset_id, rho, state, created_at) "
+                           "VALUES (:d, 0.1, 'spent', CURRENT_TIMESTAMP)"), {"d": did})
+        upgrade(eng)
+        assert current_revision(eng) == head_revision()
+        with eng.connect() as c:
+            assert c.execute(text("SELECT rho, extra_delta FROM ledger_entries")).all() == [(0.1, 0.0)]
+            assert c.execute(text("SELECT schema_draft_json FROM datasets")).all() == [(None,)]
+        command.downgrade(alembic_config(eng), "0001")
+        assert current_revision(eng) == "0001"
+        with eng.connect() as c:
+            assert c.execute(text("SELECT rho FROM ledger_entries")).all() == [(0.1,)]
+        upgrade(eng)
+        assert current_revision(eng) == head_revision()
+    finally:
+        eng.dispose()

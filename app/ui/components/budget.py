@@ -20,6 +20,9 @@ def budget_meter(b: BudgetSummary, *, pending_epsilon: float | None = None) -> N
     st.progress(used_fraction, text=f"{used_fraction:.0%} of the lifetime budget used")
     st.caption(f"All ε values are at the dataset's δ = {b.delta:.0e}, converted with: {b.conversion}. "
                "Budgets add up in zCDP (ρ), so ε values do not simply add.")
+    if b.extra_delta > 0:
+        st.caption(f"DP schema discovery also spent δ = {b.extra_delta:.0e} outside zCDP (key thresholding): "
+                   f"the dataset's guarantee holds at δ = {b.guarantee_delta:.1e}.")
     if pending_epsilon is not None:
         preview_after_spend(b, pending_epsilon)
 

@@ -31,6 +31,8 @@ key directory) and points Streamlit at it; nothing secret is stored in the repos
 
 from __future__ import annotations
 
+import hashlib
+
 import os
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -163,6 +165,13 @@ class Settings:
     @property
     def audit_key_file(self) -> Path:
         return self.key_dir / "audit.key"
+
+    @property
+    def audit_witness_file(self) -> Path:
+        """The audit head, copied outside the database after every commit that appends to the
+        log (one file per database: the name hashes the database URL)."""
+        digest = hashlib.sha256(self.database_url.encode("utf-8")).hexdigest()[:16]
+        return self.key_dir / f"audit-witness-{digest}"
 
     @property
     def is_sqlite(self) -> bool:

@@ -228,6 +228,7 @@ class ApiTokenInfo:
 
 import hashlib
 import io
+import logging
 import json
 import os
 import re
@@ -238,7 +239,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -277,6 +278,8 @@ from app.core.store import (
 from synthgen.budget import check_delta
 from synthgen.errors import BudgetError, InternalError, InvalidInputError
 from synthgen.io import atomic_write_bytes, table_to_bytes
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "Actor", "ApiTokenInfo", "ApprovalRefusedError", "AuthenticationError", "BudgetSummary", "DatasetInfo",
@@ -358,6 +361,13 @@ class Platform:
 
         self.upload_limits = UploadLimits(max_bytes=settings.max_upload_bytes)
         self.now: Callable[[], datetime] = utcnow  # injectable clock (tests)
+        # The head of the log also lives outside the database (the witness file), written after
+        # each commit that appended to it: someone who rolls back the audit table *and* its head
+        # row consistently (a restored copy, deleted newest rows) is caught by comparing the two.
+        # Written after commit only, so a rolled-back append never leaves the witness ahead, and
+        # never moved off a head the log no longer holds, so later appends cannot erase the evidence.
+        event.listen(self._factory, "after_commit", self._write_audit_witness)
+        event.listen(self._factory, "after_soft_rollback", lambda session, previous: session.info.pop("audit_head", None))
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -367,11 +377,14 @@ class Platform:
         were written."""
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = make_engine(settings.database_url)
-        if migrate:
-            from app.core.migrations import upgrade
-
-            upgrade(engine)
         messages: list[str] = []
+        if migrate:
+            from app.core.migrations import current_revision, upgrade
+
+            brand_new = current_revision(engine) is None
+            upgrade(engine)
+            if brand_new:
+                messages.extend(cls._set_aside_stale_witness(settings))
         audit_key, msg = audit_mod.load_or_create_hmac_key(
             settings.audit_key_env, settings.audit_key_file, settings.data_dir, settings.create_keys)
         messages.append(msg)
@@ -380,6 +393,18 @@ class Platform:
         platform = cls(settings, engine, master, audit_key, messages)
         platform._ensure_audit_head()
         return platform
+
+    @staticmethod
+    def _set_aside_stale_witness(settings: Settings) -> list[str]:
+        """A database created from nothing (every table, not only the audit log, was absent)
+        cannot match a witness left by an earlier database at the same URL (``make clean``, a
+        reinstall): keep that witness under another name instead of failing every verification."""
+        witness = settings.audit_witness_file
+        if not witness.exists():
+            return []
+        aside = witness.with_name(f"{witness.name}.before-{utcnow().strftime('%Y%m%dT%H%M%SZ')}")
+        os.replace(witness, aside)
+        return [f"new database: the audit witness of an earlier database at this URL was kept as {aside}"]
 
     @staticmethod
     def _load_master(settings: Settings, engine) -> tuple[crypto.MasterKey, str]:
@@ -436,7 +461,67 @@ class Platform:
         head.entry_hash = entry.entry_hash
         head.signed_head = audit_mod.format_head(entry.seq, entry.entry_hash, self._audit_key)
         s.flush()
+        if self._witness_may_advance(s, entry.seq):
+            s.info["audit_head"] = (entry.seq, entry.entry_hash)
         return entry
+
+    def _read_witness(self) -> tuple[int, str] | None | str:
+        """(seq, entry_hash) of the witness, None when there is none, or why it is unreadable."""
+        path = self.settings.audit_witness_file
+        try:
+            return audit_mod.parse_head(path.read_text(encoding="ascii"), self._audit_key)
+        except FileNotFoundError:
+            return None
+        except (InvalidInputError, OSError, UnicodeDecodeError) as exc:
+            return str(exc)
+
+    def _witness_may_advance(self, s: Session, new_seq: int) -> bool:
+        """True when the witness is missing, or names an older entry that the log still holds."""
+        witness = self._read_witness()
+        if witness is None:
+            return True
+        if isinstance(witness, str):
+            return False  # keep an unreadable witness for the verifier to report
+        seq, entry_hash = witness
+        if seq >= new_seq:
+            return False  # the log is behind the witness: keep the evidence
+        if seq == 0:
+            return True
+        held = s.execute(select(AuditRow.entry_hash).where(AuditRow.seq == seq)).scalar_one_or_none()
+        return held == entry_hash
+
+    def _write_audit_witness(self, session: Session) -> None:
+        head = session.info.pop("audit_head", None)
+        if head is None:
+            return
+        seq, entry_hash = head
+        try:
+            path = self.settings.audit_witness_file
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write_bytes(path, (audit_mod.format_head(seq, entry_hash, self._audit_key) + "\n").encode("ascii"),
+                               mode=0o600)
+        except OSError as exc:  # the action committed; a lagging witness only weakens the check
+            _log.warning("could not write the audit witness %s: %s", self.settings.audit_witness_file, exc)
+
+    def _witness_problems(self, entries: list[audit_mod.AuditEntry]) -> list[str]:
+        """Compare the log with the witness outside the database. Processes write it in any
+        order, so it may lag the log (fine) but never run ahead of it or disagree with it."""
+        path = self.settings.audit_witness_file
+        witness = self._read_witness()
+        if witness is None:
+            return []
+        if isinstance(witness, str):
+            return [f"the audit witness {path} is unreadable: {witness}"]
+        seq, entry_hash = witness
+        last = entries[-1].seq if entries else 0
+        if seq > last:
+            return [f"the log ends at seq {last} but the witness outside the database ({path}) recorded seq {seq}: "
+                    "entries were removed or the database was restored from an older copy (after a deliberate "
+                    "restore, move the witness file aside to accept the restored log)"]
+        at = next((e for e in entries if e.seq == seq), None)
+        if seq > 0 and (at is None or at.entry_hash != entry_hash):
+            return [f"entry seq {seq} differs from the witness outside the database ({path}): the log was rewritten"]
+        return []
 
     def record(self, *, actor: str, action: str, outcome: str, target: str, details: dict[str, Any]) -> None:
         """Append one audit entry in its own transaction (used by the worker and for failures)."""
@@ -1806,13 +1891,15 @@ class Platform:
             if expected is not None and expected != (head.seq, head.entry_hash):
                 problems.append("the audit head record was edited")
         result = audit_mod.verify_chain(entries, self._audit_key, expected_head=expected)
+        problems += self._witness_problems(entries)
         if problems:
             return audit_mod.VerificationResult(ok=False, checked=result.checked, problems=problems + result.problems)
         return result
 
     def verify_audit(self, actor: Actor):
-        """Verify hash chain, signatures and the stored head (detects edits, deletions,
-        reordering and truncation). Returns ``app.core.audit.VerificationResult``."""
+        """Verify hash chain, signatures, the stored head and the witness outside the database
+        (detects edits, deletions, reordering, truncation and a consistent rollback of the log
+        with its head). Returns ``app.core.audit.VerificationResult``."""
         with self._op(actor, "verify_audit", "audit") as op:
             self._authorize(op, "view_audit")
             result = self._verify(op.session)

@@ -124,3 +124,92 @@ def test_verifier_catches_each_tampering(platform):
                                                                              entry_hash=new_hash))
     result = platform.verify_audit_chain()
     assert not result.ok and any("signature" in p for p in result.problems)
+
+
+def _roll_back_consistently(platform, keep_through: int) -> None:
+    """What restoring an older copy of the database does, or someone with database access but
+    without the audit key: delete the newest entries and point the head row at the genuinely
+    signed head it had when ``keep_through`` was the newest entry. The chain stays valid."""
+    from app.core.audit import format_head
+    from app.core.store import AuditHead
+
+    with transaction(platform._factory) as s:
+        kept = s.execute(select(AuditRow).where(AuditRow.seq == keep_through)).scalar_one()
+        head = s.get(AuditHead, 1)
+        older_copy = format_head(kept.seq, kept.entry_hash, platform._audit_key)  # as the older copy holds it
+        s.execute(delete(AuditRow).where(AuditRow.seq > keep_through))
+        head.seq, head.entry_hash, head.signed_head = kept.seq, kept.entry_hash, older_copy
+
+
+def test_witness_outside_the_database_catches_a_consistent_rollback(platform):
+    team = make_team(platform)
+    upload_titanic(platform, team)
+    with transaction(platform._factory) as s:
+        last = s.execute(select(AuditRow.seq).order_by(AuditRow.seq.desc()).limit(1)).scalar_one()
+        last_hash = s.execute(select(AuditRow.entry_hash).where(AuditRow.seq == last)).scalar_one()
+    witness = platform.settings.audit_witness_file
+    assert witness.parent == platform.settings.key_dir and (witness.stat().st_mode & 0o777) == 0o600
+    from app.core.audit import parse_head
+
+    assert parse_head(witness.read_text(), platform._audit_key) == (last, last_hash)
+    assert platform.verify_audit_chain().ok
+
+    _roll_back_consistently(platform, last - 3)
+    result = platform.verify_audit_chain()
+    assert not result.ok
+    assert result.problems == [f"the log ends at seq {last - 3} but the witness outside the database ({witness}) "
+                               f"recorded seq {last}: entries were removed or the database was restored from an "
+                               "older copy (after a deliberate restore, move the witness file aside to accept the "
+                               "restored log)"]
+    # later actions neither erase the evidence nor hide it once the log grows past the witness
+    for _ in range(2):
+        platform.login("owner", PASSWORD)
+    assert parse_head(witness.read_text(), platform._audit_key) == (last, last_hash)
+    assert "entries were removed" in platform.verify_audit_chain().problems[0]
+    for _ in range(3):
+        platform.login("owner", PASSWORD)
+    assert parse_head(witness.read_text(), platform._audit_key) == (last, last_hash)
+    assert platform.verify_audit_chain().problems == [
+        f"entry seq {last} differs from the witness outside the database ({witness}): the log was rewritten"]
+    # an operator who restored on purpose moves the witness aside; the next commit writes a new one
+    witness.rename(witness.with_name(witness.name + ".before-restore"))
+    assert platform.verify_audit_chain().ok
+    platform.login("owner", PASSWORD)
+    assert parse_head(witness.read_text(), platform._audit_key)[0] == last + 3
+    assert platform.verify_audit_chain().ok
+
+
+def test_a_rolled_back_append_leaves_the_witness_alone(platform):
+    make_team(platform)
+    witness = platform.settings.audit_witness_file
+    before = witness.read_text()
+    with pytest.raises(RuntimeError):
+        with transaction(platform._factory) as s:
+            platform._append_audit(s, actor="x", action="login", outcome="ok", target="-", details={})
+            raise RuntimeError("the action failed after appending")
+    assert witness.read_text() == before
+    assert platform.verify_audit_chain().ok
+
+
+def test_a_database_created_from_nothing_sets_an_earlier_witness_aside(tmp_path):
+    """``make clean`` then ``make run``: the new database starts its own witness; the old one is
+    kept, not trusted, and not reported as tampering."""
+    from app.core.config import Settings
+    from app.core.services import Platform
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'data' / 'db.sqlite'}",
+                        key_dir=tmp_path / "keys", create_keys=True)
+    with Platform.open(settings) as first:
+        make_team(first)
+    old = settings.audit_witness_file.read_text()
+    (tmp_path / "data" / "db.sqlite").unlink()
+    with Platform.open(settings) as second:
+        assert any("audit witness of an earlier database" in m for m in second.startup_messages)
+        kept = [p for p in settings.key_dir.iterdir() if p.name.startswith(settings.audit_witness_file.name + ".before-")]
+        assert [p.read_text() for p in kept] == [old]
+        second.create_first_admin("admin", PASSWORD)
+        assert second.verify_audit_chain().ok
+    # reopening an existing database never sets its witness aside
+    with Platform.open(settings) as third:
+        assert not any("witness" in m for m in third.startup_messages)
+        assert settings.audit_witness_file.exists() and third.verify_audit_chain().ok

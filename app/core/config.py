@@ -76,11 +76,11 @@ class OidcSettings:
     def __post_init__(self) -> None:
         from urllib.parse import urlsplit
 
+        from app.core.oidc import is_https_or_loopback
+
         for name, value in (("SYNTHGEN_OIDC_METADATA_URL", self.server_metadata_url),
                             ("SYNTHGEN_OIDC_REDIRECT_URI", self.redirect_uri)):
-            parts = urlsplit(value)
-            loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
-            if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            if not is_https_or_loopback(value):
                 raise InvalidInputError(f"{name} ({value[:80]!r}) must be an https URL (http only on localhost)")
         if not self.redirect_uri.endswith("/oauth2callback"):
             raise InvalidInputError(f"SYNTHGEN_OIDC_REDIRECT_URI ({self.redirect_uri[:80]!r}) must end with "

@@ -15,6 +15,21 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 CLOCK_SKEW = timedelta(minutes=2)
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_https_or_loopback(url: str) -> bool:
+    """True for an https URL with a host, or an http one on the loopback interface (local test
+    providers): the only places an issuer, a discovery document or a redirect may live."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
 @dataclass(frozen=True)

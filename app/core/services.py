@@ -496,10 +496,8 @@ class Platform:
             return
         seq, entry_hash = head
         try:
-            path = self.settings.audit_witness_file
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write_bytes(path, (audit_mod.format_head(seq, entry_hash, self._audit_key) + "\n").encode("ascii"),
-                               mode=0o600)
+            crypto.write_secret_file(self.settings.audit_witness_file,
+                                     audit_mod.format_head(seq, entry_hash, self._audit_key) + "\n")
         except OSError as exc:  # the action committed; a lagging witness only weakens the check
             _log.warning("could not write the audit witness %s: %s", self.settings.audit_witness_file, exc)
 
@@ -597,13 +595,16 @@ class Platform:
         scope = "global" if dataset_id is None else scope_for(self._is_member(op.session, user, dataset_id))
         authorize(self.matrix, role=user.role, action=action, scope=scope)
 
-    def _allowed(self, s: Session, user: User, action: str, dataset_id: int | None = None) -> bool:
-        scope = "global" if dataset_id is None else scope_for(self._is_member(s, user, dataset_id))
+    def _permits(self, role: str, action: str, scope: str) -> bool:
         try:
-            authorize(self.matrix, role=user.role, action=action, scope=scope)
+            authorize(self.matrix, role=role, action=action, scope=scope)
             return True
         except PermissionDeniedError:
             return False
+
+    def _allowed(self, s: Session, user: User, action: str, dataset_id: int | None = None) -> bool:
+        scope = "global" if dataset_id is None else scope_for(self._is_member(s, user, dataset_id))
+        return self._permits(user.role, action, scope)
 
     def _dataset(self, s: Session, dataset_id: int) -> Dataset:
         ds = s.get(Dataset, dataset_id) if isinstance(dataset_id, int) and not isinstance(dataset_id, bool) else None
@@ -842,16 +843,11 @@ class Platform:
         """(issuer, subject) of an OpenID Connect identity, validated: the issuer is the
         provider's ``iss`` (an https URL; http only on the loopback interface, for local test
         providers) and the subject its ``sub`` claim (1-255 printable characters)."""
-        from urllib.parse import urlsplit
+        from app.core.oidc import is_https_or_loopback
 
         if not isinstance(issuer, str) or not 1 <= len(issuer) <= 255:
             raise InvalidInputError("oidc_issuer must be the provider's issuer URL (1-255 characters)")
-        try:
-            parts = urlsplit(issuer)
-        except ValueError:
-            parts = None
-        loopback = parts is not None and parts.hostname in ("localhost", "127.0.0.1", "::1")
-        if parts is None or not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        if not is_https_or_loopback(issuer):
             raise InvalidInputError(f"oidc_issuer ({issuer[:80]!r}) must be an https URL (http only on localhost)")
         if not isinstance(subject, str) or not 1 <= len(subject) <= 255 or not subject.isprintable():
             raise InvalidInputError("oidc_subject must be the provider's 'sub' claim: 1-255 printable characters")
@@ -875,17 +871,14 @@ class Platform:
             self.record(actor="anonymous", action="login", outcome="failed", target="user:unknown",
                         details={"method": "oidc", "reason": "malformed_identity"})
             raise AuthenticationError("the identity provider returned an unusable identity (issuer or subject)") from None
-        failure = failure_reason = None
+        failure = failure_reason = result = None
+        details = {"method": "oidc", "issuer": issuer[:200]}
         with transaction(self._factory) as s:
             user = s.execute(select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject)).scalar_one_or_none()
             if authenticated_at is not None and not is_recent(authenticated_at, self.now(), max_age):
                 failure = (f"your sign-in with the identity provider is older than {int(max_age.total_seconds() // 60) or 1} "
                            "minutes; sign in again")
                 failure_reason = "stale_identity"
-                self._append_audit(s, actor=user.username if user else "anonymous", action="login", outcome="failed",
-                                   target=f"user:{user.id}" if user else "user:unknown",
-                                   details={"method": "oidc", "reason": failure_reason, "issuer": issuer[:200]})
-                result = None
             elif user is not None and authenticated_at is not None and s.execute(
                     select(UserSession.id).where(UserSession.user_id == user.id, UserSession.end_reason == "logout",
                                                  UserSession.oidc_authenticated_at == authenticated_at).limit(1)
@@ -895,22 +888,16 @@ class Platform:
                 # must still mean signed out: the sign-in that session came from opens no other.
                 failure = "you signed out of this sign-in; sign in with the identity provider again"
                 failure_reason = "signed_out_identity"
-                self._append_audit(s, actor=user.username, action="login", outcome="failed", target=f"user:{user.id}",
-                                   details={"method": "oidc", "reason": failure_reason, "issuer": issuer[:200]})
-                result = None
             elif user is None or user.disabled:
                 failure = ("no account is linked to this login; ask an administrator" if user is None else
                            "the account linked to this login is disabled; ask an administrator")
                 failure_reason = "disabled" if user else "unknown_identity"
-                self._append_audit(s, actor=user.username if user else "anonymous", action="login", outcome="failed",
-                                   target=f"user:{user.id}" if user else "user:unknown",
-                                   details={"method": "oidc", "reason": failure_reason,
-                                            "issuer": issuer[:200], "subject": subject[:200]})
-                result = None
+                details["subject"] = subject[:200]  # for the administrator who links it
             else:
                 result = self._start_session(s, user, oidc_authenticated_at=authenticated_at)
-                self._append_audit(s, actor=user.username, action="login", outcome="ok", target=f"user:{user.id}",
-                                   details={"method": "oidc", "issuer": issuer[:200]})
+            self._append_audit(s, actor=user.username if user else "anonymous", action="login",
+                               outcome="failed" if failure else "ok", target=f"user:{user.id}" if user else "user:unknown",
+                               details=details | ({"reason": failure_reason} if failure else {}))
         if failure:
             raise AuthenticationError(failure, reason=failure_reason)
         return result
@@ -1513,11 +1500,7 @@ class Platform:
         member_of = set(s.execute(select(Membership.dataset_id).where(Membership.user_id == user.id)).scalars())
 
         def allowed(action: str, dataset_id: int) -> bool:
-            try:
-                authorize(self.matrix, role=user.role, action=action, scope=scope_for(dataset_id in member_of))
-                return True
-            except PermissionDeniedError:
-                return False
+            return self._permits(user.role, action, scope_for(dataset_id in member_of))
 
         def may_see(rel: Release) -> bool:
             if not allowed("list_releases", rel.dataset_id):

@@ -6,18 +6,18 @@ import csv
 import io
 import tomllib
 
-from app.core.audit import make_entry, utc_now_iso
-from app.ui.components.csv_export import audit_csv, escape_cell
+from app.core.audit import entries_to_csv, make_entry, utc_now_iso
+from app.core.uploads import escape_formula
 from tests.app_ui.ui_helpers import REPO
 
 
 def test_formula_injection_is_escaped():
     for bad in ("=HYPERLINK(\"http://x\")", "+1+1", "-2", "@SUM(A1)", "\t=1", "\r=1", "|cmd", "%0A"):
-        assert escape_cell(bad).startswith("'")
-    assert escape_cell("alice") == "alice"
+        assert escape_formula(bad).startswith("'")
+    assert escape_formula("alice") == "alice"
     entry = make_entry(None, seq=1, at=utc_now_iso(), actor="=evil()", action="login", outcome="ok",
                        target="user:1", details={"k": "=x"}, key=b"k" * 32)
-    data = audit_csv([entry])
+    data = entries_to_csv([entry])
     rows = list(csv.reader(io.StringIO(data.decode())))
     assert rows[0][0] == "seq"
     assert rows[1][2] == "'=evil()"

@@ -227,9 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Subcommands contributed by the other packages (evaluation, app), when installed."""
+    """Subcommands contributed by other modules (federation, evaluation, app), when installed."""
     registers = []
-    for module_name in ("evaluation.cli", "app.cli"):
+    for module_name in ("synthgen.federation.cli", "evaluation.cli", "app.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:

@@ -1,0 +1,120 @@
+"""JSON over HTTPS with mutual TLS (TLS 1.3 only, loopback only in this version).
+
+Authentication is the TLS handshake against the federation CA and its CRL (see ``pki``);
+authorisation is a check of the peer certificate's name and role after the handshake, because
+every member of the federation holds a valid certificate but only the approved coordinator may ask
+a site for measurements, and only the expected site may answer for its name.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+import numpy as np
+from cryptography import x509
+
+from synthgen.errors import InvalidInputError, SynthgenError
+from synthgen.federation.pki import CertificateError, Credentials, identity
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024 * 1024
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+class PeerError(SynthgenError):
+    """A peer was unreachable, refused the request, or answered for the wrong identity."""
+
+
+def encode_vector(values: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(values, dtype="<u8").tobytes()).decode()
+
+
+def decode_vector(text: str, length: int) -> np.ndarray:
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) != 8 * length:
+        raise PeerError(f"vector has {len(raw) // 8} words, expected {length}")
+    return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+
+def peer_certificate(sock: ssl.SSLSocket) -> x509.Certificate:
+    der = sock.getpeercert(binary_form=True)
+    if not der:
+        raise CertificateError("peer presented no certificate")
+    return x509.load_der_x509_certificate(der)
+
+
+Handler = Callable[[str, dict, x509.Certificate], dict]
+
+
+def serve(credentials: Credentials, host: str, port: int, handle: Handler) -> ThreadingHTTPServer:
+    """An HTTPS server on ``host:port`` calling ``handle(path, body, client_cert)`` for each POST."""
+    if host not in LOOPBACK:
+        raise InvalidInputError(f"host ({host}) must be loopback (127.0.0.1) in this version")
+    context = credentials.server_context()
+
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args) -> None:  # requests are audited by the site, not logged raw
+            log.debug(fmt, *args)
+
+        def _reply(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            try:
+                length = int(self.headers.get("Content-Length", "0"))
+                if not 0 < length <= MAX_BODY:
+                    raise InvalidInputError(f"request body ({length} bytes) must be between 1 and {MAX_BODY}")
+                body = json.loads(self.rfile.read(length))
+                reply = handle(self.path, body, peer_certificate(self.connection))
+                self._reply(200, reply)
+            except SynthgenError as exc:
+                self._reply(403 if isinstance(exc, CertificateError) else 400, {"error": str(exc)})
+            except Exception as exc:  # noqa: BLE001 - never send a traceback to a peer
+                log.exception("internal error in %s", self.path)
+                self._reply(500, {"error": f"internal error ({exc.__class__.__name__})"})
+
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server
+
+
+def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return thread
+
+
+def post(credentials: Credentials, address: str, path: str, body: dict, *, expect: tuple[str, str], timeout: float = 600.0) -> dict:
+    """POST JSON to ``https://address/path``; the server must be ``expect`` = (name, role)."""
+    host, _, port = address.rpartition(":")
+    connection = http.client.HTTPSConnection(host, int(port), context=credentials.client_context(), timeout=timeout)
+    try:
+        connection.connect()
+        cert = peer_certificate(connection.sock)
+        if identity(cert) != expect:
+            raise CertificateError(f"{address} presented {identity(cert)}, expected {expect}")
+        data = json.dumps(body).encode()
+        connection.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        payload = json.loads(response.read() or b"{}")
+    except (OSError, http.client.HTTPException, json.JSONDecodeError) as exc:
+        raise PeerError(f"{expect[0]} at {address}: {exc.__class__.__name__}: {exc}") from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise PeerError(f"{expect[0]} refused: {payload.get('error', response.status)}")
+    return payload

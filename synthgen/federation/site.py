@@ -210,8 +210,11 @@ class Site:
         if plan.delta != a.delta:
             problems.append(f"delta ({plan.delta}) differs from the approved {a.delta}")
         per_fit = PrivacyBudget.from_epsilon(a.max_epsilon_per_fit, a.delta)
+        # judged on the rounds' rho, not on the epsilon the plan declares (a coordinator could understate it)
         if plan.rho > per_fit.rho * (1 + 1e-12):
-            problems.append(f"the fit's epsilon ({plan.epsilon}) exceeds the approved {a.max_epsilon_per_fit} per fit")
+            problems.append(f"the fit's rounds spend rho {plan.rho:.6g}, more than the approved epsilon {a.max_epsilon_per_fit:g} per fit (rho {per_fit.rho:.6g})")
+        elif plan.rho > PrivacyBudget.from_epsilon(plan.epsilon, a.delta).rho * (1 + 1e-12):
+            problems.append(f"the fit's rounds spend rho {plan.rho:.6g}, more than its declared epsilon {plan.epsilon:g}")
         if problems:
             self.audit.append("join_refused", coordinator=identity(client)[0], fingerprint=fingerprint(client), fit_id=plan.fit_id, reasons=problems)
             raise ApprovalError("; ".join(problems))

@@ -57,7 +57,7 @@ def serve(credentials: Credentials, host: str, port: int, handle: Handler) -> Th
     """An HTTPS server on ``host:port`` calling ``handle(path, body, client_cert)`` for each POST."""
     if host not in LOOPBACK:
         raise InvalidInputError(f"host ({host}) must be loopback (127.0.0.1) in this version")
-    context = credentials.server_context()
+    credentials.server_context()  # fail at start, not at the first connection, if the files are bad
 
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -87,9 +87,42 @@ def serve(credentials: Credentials, host: str, port: int, handle: Handler) -> Th
                 log.exception("internal error in %s", self.path)
                 self._reply(500, {"error": f"internal error ({exc.__class__.__name__})"})
 
-    server = ThreadingHTTPServer((host, port), _Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    return server
+    class _Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self):
+            # The TLS context is rebuilt whenever crl.pem changes, so a revocation takes effect on
+            # the next connection without restarting the site. The handshake runs in the request
+            # thread (finish_request), so a slow or hostile client cannot stall the accept loop.
+            sock, address = self.socket.accept()
+            return contexts.current().wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+        def finish_request(self, request, client_address):
+            request.settimeout(60)
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as exc:
+                log.info("refused a TLS connection from %s: %s", client_address[0], exc.__class__.__name__)
+                return
+            super().finish_request(request, client_address)
+
+    contexts = _ContextCache(credentials)
+    return _Server((host, port), _Handler)
+
+
+class _ContextCache:
+    def __init__(self, credentials: Credentials):
+        self.credentials = credentials
+        self._lock = threading.Lock()
+        self._stamp: tuple[float, ...] | None = None
+        self._context: ssl.SSLContext | None = None
+
+    def current(self) -> ssl.SSLContext:
+        stamp = tuple(p.stat().st_mtime_ns for p in (self.credentials.crl, self.credentials.ca))
+        with self._lock:
+            if self._context is None or stamp != self._stamp:
+                self._context, self._stamp = self.credentials.server_context(), stamp
+            return self._context
 
 
 def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

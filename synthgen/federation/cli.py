@@ -104,15 +104,19 @@ def cmd_site_serve(args) -> int:
 def cmd_federate_fit(args) -> int:
     from synthgen.cli import _progress_bar
     from synthgen.errors import InvalidInputError
-    from synthgen.federation.coordinator import SiteAddress, check_request, federated_fit
+    from synthgen.budget import PrivacyBudget
+    from synthgen.federation.coordinator import SiteAddress, check_request, coordinator_name, federated_fit
     from synthgen.schema import Schema
+    from synthgen.synthesizers import MST, check_fit_inputs
 
     sites = [SiteAddress.parse(text) for text in args.sites]
     check_request(sites, args.synthesizer, args.epsilon, args.delta, args.colluding)
     if not str(args.output).endswith(".zip"):
         raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
     credentials = _credentials(args)
+    coordinator_name(credentials)
     schema = Schema.load(args.schema)
+    check_fit_inputs(schema, MST(), PrivacyBudget.from_epsilon(args.epsilon, args.delta))
     update, close = _progress_bar("federated fit mst")
     try:
         fit = federated_fit(sites, schema, credentials, epsilon=args.epsilon, delta=args.delta, colluding=args.colluding, progress=update)

@@ -79,6 +79,13 @@ def check_request(sites: list[SiteAddress], synthesizer: str, epsilon: float, de
     return budget
 
 
+def coordinator_name(credentials: Credentials) -> str:
+    name, role = identity(credentials.certificate())
+    if role != "coordinator":
+        raise InvalidInputError(f"cert ({credentials.cert}) is a {role or 'unknown'} certificate, not a coordinator's")
+    return name
+
+
 def federated_fit(
     sites: list[SiteAddress], schema: Schema, credentials: Credentials, *, epsilon: float, delta: float = 1e-9,
     colluding: int = 0, config: MST | None = None, progress: Callable[[float, str], None] | None = None,
@@ -87,9 +94,7 @@ def federated_fit(
     config = config or MST()
     budget = check_request(sites, "mst", epsilon, delta, colluding)
     check_fit_inputs(schema, config, budget)
-    coordinator, role = identity(credentials.certificate())
-    if role != "coordinator":
-        raise InvalidInputError(f"cert ({credentials.cert}) is a {role or 'unknown'} certificate, not a coordinator's")
+    coordinator = coordinator_name(credentials)
     report = progress or (lambda f, m: None)
     sites = sorted(sites, key=lambda s: s.name)
     by_name = {s.name: s for s in sites}

@@ -80,13 +80,14 @@ def cmd_site_approve(args) -> int:
 
 
 def cmd_site_serve(args) -> int:
-    from synthgen.federation.site import Site
+    from synthgen.federation.site import Approval, Site
     from synthgen.federation.transport import serve
     from synthgen.io import read_table
     from synthgen.schema import Schema
 
     credentials = _credentials(args)
     schema = Schema.load(args.schema)
+    Approval.load(Path(args.state_dir) / "approval.json")  # refuse to start before the table is read
     frame = read_table(args.data)
     site = Site(args.name, frame, schema, credentials, Path(args.state_dir))
     server = serve(credentials, args.host, args.port, site.handle)

@@ -171,13 +171,16 @@ def federated_fit(
         raise FederationAbortedError(
             f"federated fit {plan.fit_id} aborted ({exc}); every round a site answered stays charged to its ledger"
         ) from None
+    try:  # the measurements are complete; a site missing this notice only keeps the fit open in its ledger
+        call_all("/v1/finish", {"fit_id": plan.fit_id, "status": "completed"})
+    except FederationAbortedError as exc:
+        log.warning("fit %s: could not tell every site it completed (%s)", plan.fit_id, exc)
+    pool.shutdown(wait=True)
     report(0.8, "fitting the model to the aggregated measurements")
     measured = [(c, y, mst.noise_std(rounds_sigma[0], len(sites))) for c, y in oneway.items()]
     measured += [(c, pairs[c], mst.noise_std(rounds_sigma[1], len(sites))) for c in selected]
     measured += [(c, y, mst.noise_std(rounds_sigma[2], len(sites))) for c, y in final.items()]
     sampler, total = mst.fit_model(schema, config, measured)
-    call_all("/v1/finish", {"fit_id": plan.fit_id, "status": "completed"})
-    pool.shutdown(wait=True)
     details = {
         "privacy_unit": "one row" if not schema.privacy_unit.person_column else f"one person with at most {schema.privacy_unit.max_rows} rows",
         "rho_consumed": plan.rho,

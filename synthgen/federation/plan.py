@@ -16,6 +16,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
+from synthgen.budget import check_delta
 from synthgen.errors import InvalidInputError
 from synthgen.federation.noise import check_collusion, site_sigma
 from synthgen.federation.pki import check_name
@@ -54,6 +55,9 @@ class FitPlan:
         if not 2 <= len(sites) <= MAX_SITES:
             raise InvalidInputError(f"sites ({len(sites)}) must number between 2 and {MAX_SITES}")
         check_collusion(len(sites), self.colluding)
+        if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or not 0 < self.epsilon <= 100:
+            raise InvalidInputError(f"epsilon ({self.epsilon!r}) must be in (0, 100]")
+        check_delta(self.delta)
         if self.synthesizer not in SUPPORTED:
             raise InvalidInputError(f"synthesizer ({self.synthesizer!r}) must be one of {', '.join(SUPPORTED)} for a federated fit")
         if not self.round_rho or not all(isinstance(r, float) and math.isfinite(r) and r > 0 for r in self.round_rho):
@@ -124,7 +128,12 @@ def shapes(schema: Schema, cliques) -> list[tuple[int, ...]]:
 
 
 def sensitivity(schema: Schema, n_cliques: int) -> float:
-    """L2 sensitivity of ``n_cliques`` count marginals for one privacy unit.
+    """L2 sensitivity of ``n_cliques`` count marginals for one privacy unit *at one site*.
+
+    The unit is the schema's (a row, or a person with at most m rows) within each site's table:
+    a person present at k sites is k units of the union, protected at k^2 times the ρ (zCDP
+    composes over the k groups). Sites whose populations overlap must say so in the schema's
+    ``max_rows`` or accept that; the README's trust model states it.
 
     One person with at most m rows changes each marginal by at most m in L2 norm (all m rows in
     one cell is the worst case), hence m * sqrt(q) for q marginals stacked together.

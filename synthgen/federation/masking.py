@@ -52,6 +52,7 @@ class MaskContext:
     """Everything a mask is bound to; two different contexts give independent masks."""
 
     fit_id: str
+    #: SHA-256 over the plan's hash, the round index and the round's marginals (RoundSpec.sha256)
     plan_sha256: str
     round_index: int
     measurement: str

@@ -15,6 +15,9 @@ Why each choice:
   (fit, site); every site verifies every peer's signature against the federation CA and the names
   its owner approved. Otherwise the coordinator relaying the keys could substitute its own and
   unmask everyone (a man in the middle on the key exchange).
+* **Signing with the TLS key** is domain-separated: TLS 1.3 signs a 64-space prefix and a
+  context string, we sign JSON starting with ``["synthgen-federation-v1","announce",...``, so
+  neither signature can be passed off as the other.
 * **HKDF per (fit, plan, round, measurement, pair)**: a mask is a one-time pad and must never be
   used twice; two vectors under the same mask would reveal their difference. The plan hash in
   ``info`` also means that a coordinator who shows different plans to different sites gets masks

@@ -56,6 +56,9 @@ def test_cli_fit_over_three_sites_charges_every_ledger_and_audits_the_coordinato
         assert sum(record["rounds"].values()) == pytest.approx(model.info["budget"]["rho"])
         rounds = [e for e in fed.audit(name) if e.get("fit_id") == fit_id and e["event"] == "round"]
         assert len(rounds) == 3 and {(e["coordinator"], e["fingerprint"]) for e in rounds} == {("coord", fingerprint)}
+        # every site computed the same noise scale as the coordinator assumed, each on its own
+        assert [e["noise_scale"] for e in rounds] == [r["noise_scale_per_site"] for r in federation["rounds"]]
+        assert not any("counts" in e or "vectors" in e for e in fed.audit(name))
 
 
 def test_the_coordinators_transcript_is_indistinguishable_from_uniform(running):

@@ -141,3 +141,14 @@ def test_a_masked_answer_carries_no_plain_count(fed):
     words = decode_vector(answer["vectors"][0], 2).astype(np.int64)
     # the real counts are below 1,000; a masked word is that small with probability ~2^-53
     assert (np.abs(words) > 10**6).all()
+
+
+def test_a_declared_colluder_raises_every_share_to_keep_the_central_noise_among_the_honest(fed):
+    from synthgen.federation.plan import round_sigma
+
+    schema = _site(fed).schema
+    spec = RoundSpec(0, (("sex",), ("income",)))
+    honest_only = round_sigma(_plan(fed, colluding=0), schema, spec)
+    one_colluder = round_sigma(_plan(fed, colluding=1), schema, spec)
+    # variance sigma^2/(n-c): with n = 3, c = 1 each share carries 3/2 of the c = 0 variance
+    assert (one_colluder / honest_only) ** 2 == pytest.approx(3 / 2, rel=1e-6)

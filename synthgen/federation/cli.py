@@ -79,6 +79,25 @@ def cmd_site_approve(args) -> int:
     return 0
 
 
+def cmd_site_status(args) -> int:
+    """For the site's owner: the approval, what each fit spent, and whether the audit chain holds."""
+    from synthgen.budget import PrivacyBudget, rho_to_epsilon
+    from synthgen.federation.site import Approval, AuditLog, Ledger
+
+    state = Path(args.state_dir)
+    approval = Approval.load(state / "approval.json")
+    ledger = Ledger(state / "ledger.json", PrivacyBudget.from_epsilon(approval.total_epsilon, approval.delta)).read()
+    entries = AuditLog(state / "audit.jsonl").verify()
+    spent = float(ledger["spent_rho"])
+    print(f"coordinator {approval.coordinator}; peers {', '.join(approval.peers)}; schema {approval.schema_fingerprint[:12]}")
+    print(f"spent epsilon {rho_to_epsilon(spent, approval.delta):.4g} of {approval.total_epsilon:g} at delta {approval.delta:g} (rho {spent:.6g})")
+    for fit_id, fit in ledger["fits"].items():
+        rho = sum(fit["rounds"].values())
+        print(f"fit {fit_id}: {fit['status']}, coordinator {fit['coordinator']}, rounds {len(fit['rounds'])}, rho {rho:.6g}")
+    print(f"audit log: {entries} entries, hash chain intact")
+    return 0
+
+
 def cmd_site_serve(args) -> int:
     from synthgen.federation.site import Approval, Site
     from synthgen.federation.transport import serve
@@ -144,6 +163,9 @@ def register(sub) -> None:
     approve.add_argument("--delta", type=_float("delta"), default=1e-9, help="delta (default 1e-9)")
     approve.add_argument("--min-colluding", type=int, default=0, help="refuse fits declaring fewer colluding sites than this")
     approve.set_defaults(handler=cmd_site_approve)
+    status = site_sub.add_parser("status", help="the owner's view: approval, spent budget per fit, audit chain check")
+    status.add_argument("--state-dir", required=True)
+    status.set_defaults(handler=cmd_site_status)
     serve = site_sub.add_parser("serve", help="serve federated rounds over mutual TLS")
     serve.add_argument("--name", required=True, help="this site's name (as in its certificate)")
     serve.add_argument("--data", required=True, help="the site's table (CSV or Parquet); never leaves the site")

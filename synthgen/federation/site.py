@@ -83,6 +83,10 @@ class Approval:
         return cls(**{**data, "peers": tuple(data["peers"])})
 
 
+class AuditChainError(SynthgenError):
+    """The audit log's hash chain does not verify."""
+
+
 class Ledger:
     """This site's spent budget, per fit and round, in one JSON file (atomic replace)."""
 
@@ -151,6 +155,20 @@ class AuditLog:
 
     def entries(self) -> list[dict]:
         return [json.loads(line) for line in self.path.read_text().splitlines()] if self.path.is_file() else []
+
+    def verify(self) -> int:
+        """Number of entries if the chain is intact; raises on the first line that breaks it."""
+        previous = "0" * 64
+        lines = self.path.read_bytes().splitlines() if self.path.is_file() else []
+        for number, line in enumerate(lines, start=1):
+            try:
+                recorded = json.loads(line).get("previous")
+            except ValueError:
+                recorded = None
+            if recorded != previous:
+                raise AuditChainError(f"audit log ({self.path}) is broken at line {number}: an entry was changed, removed or inserted")
+            previous = hashlib.sha256(line).hexdigest()
+        return len(lines)
 
 
 @dataclass

@@ -152,3 +152,19 @@ def test_a_declared_colluder_raises_every_share_to_keep_the_central_noise_among_
     one_colluder = round_sigma(_plan(fed, colluding=1), schema, spec)
     # variance sigma^2/(n-c): with n = 3, c = 1 each share carries 3/2 of the c = 0 variance
     assert (one_colluder / honest_only) ** 2 == pytest.approx(3 / 2, rel=1e-6)
+
+
+def test_site_status_shows_the_spend_and_catches_a_tampered_audit_log(fed):
+    from tests.synthgen.federation.helpers import cli
+
+    site = _site(fed, "site-b")
+    plan = _plan(fed)
+    _join(site, fed, plan)
+    state = str(fed.state("site-b"))
+    done = cli("site", "status", "--state-dir", state)
+    assert f"fit {plan.fit_id}: joined, coordinator coord" in done.stdout and "hash chain intact" in done.stdout
+    log = fed.state("site-b") / "audit.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:-2] + lines[-1:]) + "\n")  # one entry removed
+    done = cli("site", "status", "--state-dir", state, check=False)
+    assert done.returncode == 2 and f"is broken at line {len(lines) - 1}" in done.stderr

@@ -94,6 +94,9 @@ def federated_fit(
     config = config or MST()
     budget = check_request(sites, "mst", epsilon, delta, colluding)
     check_fit_inputs(schema, config, budget)
+    if len(schema.synthesized_columns) < 2:
+        # with one column there is no pair to select or measure, and the plan's last rounds would go unused
+        raise InvalidInputError(f"schema ({len(schema.synthesized_columns)} synthesized column) must have at least 2 for a federated MST")
     coordinator = coordinator_name(credentials)
     report = progress or (lambda f, m: None)
     sites = sorted(sites, key=lambda s: s.name)

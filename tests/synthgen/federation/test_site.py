@@ -168,3 +168,15 @@ def test_site_status_shows_the_spend_and_catches_a_tampered_audit_log(fed):
     log.write_text("\n".join(lines[:-2] + lines[-1:]) + "\n")  # one entry removed
     done = cli("site", "status", "--state-dir", state, check=False)
     assert done.returncode == 2 and f"is broken at line {len(lines) - 1}" in done.stderr
+
+
+def test_federated_fit_refuses_a_one_column_schema_before_connecting(fed):
+    from synthgen.errors import InvalidInputError
+    from synthgen.federation.coordinator import SiteAddress, federated_fit
+    from synthgen.schema import Schema
+
+    schema = Schema.load(fed.schema_path)
+    one = replace(schema, columns=tuple(c for c in schema.columns if c.name == "sex"))
+    closed = [SiteAddress(name, f"127.0.0.1:{port}") for name, port in zip(SITES, (1, 2, 3))]
+    with pytest.raises(InvalidInputError, match="must have at least 2 for a federated MST"):
+        federated_fit(closed, one, fed.credentials("coord"), epsilon=1.0)

@@ -27,7 +27,7 @@ from synthgen.federation import masking, mst
 from synthgen.federation.pki import Credentials, check_name, identity
 from synthgen.federation.plan import FitPlan, RoundSpec, round_sigma, shapes
 from synthgen.federation.ring import FixedPointRing, ring_sum
-from synthgen.federation.transport import PeerError, decode_vector, post
+from synthgen.federation.transport import decode_vector, post
 from synthgen.model import FittedModel, build_info
 from synthgen.schema import Schema
 from synthgen.synthesizers import check_fit_inputs

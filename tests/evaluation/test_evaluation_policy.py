@@ -34,10 +34,38 @@ def test_judge_uses_interval_end_and_flags():
     assert judge(Metric("linkability", 0.01, (0.0, 0.04)), p).verdict == "pass"
     upper_only = load_policy_from_dict({"rules": {"linkability": {"max": 0.05, "on": "upper"}}})
     assert judge(m, upper_only).verdict == "fail"
-    flagged = Metric("linkability", 0.01, (0.0, 0.04), details={"flags": ["Attack is as good or worse as baseline"]})
+    flagged = Metric("linkability", 0.01, (0.0, 0.04), details={"flags": ["only 37 linkability attacks could be made"]})
     assert judge(flagged, p).verdict == "inconclusive"
+    assert "only 37" in judge(flagged, p).details["verdict_reason"]
+    # a flagged measurement whose estimate breaks the limit still fails: the breach is evidence
+    assert judge(Metric("linkability", 0.3, (0.2, 0.4), details={"flags": ["x"]}), p).verdict == "fail"
     assert judge(Metric("epsilon", None), p).verdict == "inconclusive"
     assert judge(Metric("nndr_train_mean", 0.3), p).verdict == "info"
+
+
+def test_no_advantage_over_baseline_is_a_pass_with_its_warning_kept():
+    """A zero risk with interval [0, 0.0027] under 0.05 and anonymeter's baseline warning: the
+    attack found nothing, which is evidence of no advantage, not a failed measurement."""
+    p = default_policy()
+    warning = "Attack is as good or worse as baseline model. Estimated rates: attack = 0.01, baseline = 0.02."
+    m = judge(Metric("linkability", 0.0, (0.0, 0.0027), group="risk", details={"warnings": [warning], "flags": []}), p)
+    assert m.verdict == "pass"
+    assert m.details["warnings"] == [warning]
+    assert "whole interval" in m.details["verdict_reason"]
+    straddles = judge(Metric("inference:capital-gain", 0.02, (0.0, 0.12), group="risk", details={"warnings": [warning]}), p)
+    assert straddles.verdict == "inconclusive" and "straddles" in straddles.details["verdict_reason"]
+
+
+def test_anonymeter_messages_are_split_into_flags_and_warnings():
+    from evaluation.risk import classify_messages
+
+    flags, warns = classify_messages([
+        "Attack is as good or worse as baseline model. Estimated rates: attack = 0.0, baseline = 0.1.",
+        "Success of control attack is 100%. Cannot measure residual privacy risk.",
+        "Attack is as good or worse as baseline model. Estimated rates: attack = 0.0, baseline = 0.1.",
+    ])
+    assert flags == ["Success of control attack is 100%. Cannot measure residual privacy risk."]
+    assert len(warns) == 1 and warns[0].startswith("Attack is as good or worse")
 
 
 def test_combine_verdicts():

@@ -36,16 +36,16 @@ def paired_bars(title: str, labels: list[str], real: list[float], synthetic: lis
     """Real vs synthetic share of each cell of one column (horizontal bars, heaviest cells kept)."""
     cells = sorted(range(len(labels)), key=lambda i: -max(real[i], synthetic[i]))[:max_cells]
     cells.sort()
-    row, left, top = 14, 110, 34
+    row, left, top = 14, 112, 34
     height = top + row * len(cells) + 8
     peak = max([max(real[i], synthetic[i]) for i in cells] + [1e-9])
-    scale = (width - left - 46) / peak
+    scale = (width - left - 72) / peak  # room on the right for the two shares
     body = [f'<text x="4" y="14" font-weight="600" font-size="12">{_t(title, 52)}</text>',
             f'<rect x="{left}" y="20" width="9" height="8" fill="{REAL}"/><text x="{left + 12}" y="28">real</text>',
             f'<rect x="{left + 50}" y="20" width="9" height="8" fill="{SYNTHETIC}"/><text x="{left + 62}" y="28">synthetic</text>']
     for k, i in enumerate(cells):
         y = top + k * row
-        body.append(f'<text x="{left - 4}" y="{_n(y + 10)}" text-anchor="end">{_t(labels[i], 18)}</text>')
+        body.append(f'<text x="{left - 4}" y="{_n(y + 10)}" text-anchor="end">{_t(labels[i], 17)}</text>')
         body.append(f'<rect class="bar" x="{left}" y="{_n(y + 1)}" width="{_n(real[i] * scale)}" height="6" fill="{REAL}"/>')
         body.append(f'<rect class="bar" x="{left}" y="{_n(y + 7)}" width="{_n(synthetic[i] * scale)}" height="6" fill="{SYNTHETIC}"/>')
         body.append(f'<text x="{_n(left + max(real[i], synthetic[i]) * scale + 3)}" y="{_n(y + 10)}" fill="#666" font-size="9">'
@@ -67,12 +67,16 @@ def _colour(v: float, diverging: bool) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+DIFFERENCE_SATURATION = 0.25
+
+
 def heatmap(title: str, names: list[str], matrix: list[list[float]], *, diverging: bool = False, cell: int = 0) -> str:
-    """A square matrix of associations (0..1) or differences (-1..1, diverging colours)."""
+    """A square matrix of associations (0..1) or differences (diverging colours, full colour at
+    ±:data:`DIFFERENCE_SATURATION`, so that differences that matter are visible)."""
     k = len(names)
     cell = cell or max(6, min(22, 440 // max(k, 1)))
     left = top = 96
-    size = left + cell * k + 6
+    size = left + cell * k + 40
     body = [f'<text x="4" y="14" font-weight="600" font-size="12">{_t(title, 60)}</text>']
     font = max(6, min(10, cell - 2))
     for i, name in enumerate(names):
@@ -84,7 +88,7 @@ def heatmap(title: str, names: list[str], matrix: list[list[float]], *, divergin
         for j in range(k):
             v = matrix[i][j]
             body.append(f'<rect class="cell" x="{left + j * cell}" y="{top + i * cell}" width="{cell}" height="{cell}" '
-                        f'fill="{_colour(v, diverging)}"><title>{_t(names[i], 40)} × {_t(names[j], 40)}: {v:+.3f}</title></rect>')
+                        f'fill="{_colour(v / DIFFERENCE_SATURATION if diverging else v, diverging)}"><title>{_t(names[i], 40)} × {_t(names[j], 40)}: {v:+.3f}</title></rect>')
     return _svg(size, size, body, title)
 
 

@@ -48,6 +48,12 @@ def numeric_values(col: Column, series: pd.Series) -> np.ndarray:
 
 
 def _fmt(v: float) -> str:
+    """Short labels: 3 significant digits, k/M for large magnitudes (71k, 1.49M)."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if a >= 1e4:
+        return f"{v / 1e3:.3g}k"
     return f"{v:.4g}"
 
 

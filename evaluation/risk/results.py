@@ -30,6 +30,9 @@ class RiskResult:
         """The same result with ``flags`` placed first (e.g. the evaluation's control flags)."""
         return replace(self, flags=tuple(dict.fromkeys([*flags, *self.flags])))
 
+    def with_warnings(self, *warnings: str) -> "RiskResult":
+        return replace(self, warnings=tuple(dict.fromkeys([*warnings, *self.warnings])))
+
     def with_figures(self, **figures: Any) -> "RiskResult":
         return replace(self, figures={**self.figures, **figures})
 

@@ -63,7 +63,11 @@ def test_independent_sample_is_low_risk_and_useful(independent_report):
     assert r.metric("inference:income").details["baseline_rate"] > 0.55
     assert abs(r.metric("dcr_share").value - 0.5) <= 0.05
     assert r.group_verdict("utility") == "pass"
-    assert r.metric("tstr_auc_ratio").verdict == "pass"
+    assert r.metric("tstr_auc_skill_ratio").verdict == "pass"
+    # an independent real sample with DP accounting under the limit passes as a whole: no risk
+    # gate is left inconclusive by anonymeter's "no better than baseline" warning
+    not_passing = [(m.name, m.details.get("verdict_reason")) for m in r.metrics if m.verdict not in ("pass", "info")]
+    assert r.overall_verdict == "pass", not_passing
 
 
 def test_reproducible_with_same_seed(adult_split, adult_schema, copy_report):

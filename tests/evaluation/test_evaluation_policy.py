@@ -19,11 +19,13 @@ def test_default_policy_has_the_issue_thresholds():
     assert p.rule_for("inference:income").bound == 0.1
     assert p.rule_for("dcr_share").bound == 0.55
     assert p.rule_for("exact_copy_rate").bound == 0.0
-    assert p.rule_for("tstr_auc_ratio").op == ">="
-    # tuned on MST output (see default_policy.toml): a good 5,000-row release scores up to 0.166 / 0.80
-    assert p.rule_for("tvd_3way_mean").bound == 0.18
-    assert p.rule_for("tstr_auc_ratio").bound == 0.75
-    assert p.rule_for("nndr_train_mean") is None
+    # utility is gated on excess over an independent real sample and on the TSTR skill ratio
+    # (calibration in benchmarks/README.md); raw TVDs and the plain AUC ratio are reported only
+    assert p.rule_for("tstr_auc_skill_ratio").op == ">="
+    assert p.rule_for("tvd_1way_max_excess").op == "<="
+    assert p.rule_for("association_diff_excess").op == "<="
+    for reported in ("tvd_3way_mean", "tstr_auc_ratio", "tstr_auc", "trtr_auc", "nndr_train_mean"):
+        assert p.rule_for(reported) is None, reported
 
 
 def test_judge_uses_interval_end_and_flags():

@@ -125,4 +125,5 @@ def discretiser(real: pd.DataFrame, columns: list[Column]) -> list[ColumnBins]:
 def code_table(frame: pd.DataFrame, bins: list[ColumnBins]) -> Coded:
     cols = [b.codes(frame) for b in bins]
     mat = np.column_stack(cols) if cols else np.zeros((len(frame), 0), dtype=np.int64)
-    return Coded(mat.astype(np.int64), tuple(b.cardinality for b in bins), tuple(b.labels for b in bins))
+    # column-major: every marginal reads whole columns, which are then contiguous in memory
+    return Coded(np.asfortranarray(mat, dtype=np.int64), tuple(b.cardinality for b in bins), tuple(b.labels for b in bins))

@@ -48,6 +48,6 @@ def test_default_policy_passes_good_dp_release_and_fails_broken_one(small_adult,
     assert good_r.metric("epsilon").verdict == "pass"
     # a DP release with 10 % of its rows replaced by training rows: the risk gates catch the copies
     assert leaky_r.overall_verdict == "fail"
-    assert leaky_r.metric("exact_copy_rate").verdict == "fail"
+    assert leaky_r.metric("exact_copy_excess").verdict == "fail"
     assert leaky_r.metric("exact_copy_rate").value >= 0.09
     assert leaky_r.metric("dcr_share").verdict == "fail"

@@ -9,8 +9,8 @@ Verdict rules (:func:`judge`):
 
 * no rule → ``info`` (reported, not voting);
 * no estimate → ``inconclusive``;
-* the compared figure breaks the bound → ``fail`` (with ``on = "interval"``: the point estimate
-  breaks it), even when the measurement is flagged: the evidence of a breach stands;
+* the compared figure breaks the bound → ``fail`` (with ``on = "interval"``: the whole 95 %
+  interval is beyond it), even when the measurement is flagged: the evidence of a breach stands;
 * the measurement is flagged (``details["flags"]`` non-empty: too few attacks, with their count;
   insufficient control; 100 % control success) → ``inconclusive``: a flagged metric never passes;
 * with ``on = "interval"``: ``pass`` when the whole 95 % interval meets the bound, ``inconclusive``
@@ -146,11 +146,12 @@ def _verdict(metric: Metric, rule: Rule) -> tuple[str, str]:
     if rule.on == "interval" and metric.interval is not None:
         lo, hi = metric.interval
         shown = f"estimate {metric.value:.4g}, 95 % interval [{lo:.4g}, {hi:.4g}]"
-        if _breaks(metric.value, rule):
-            return "fail", f"{shown}: the estimate breaks the limit {limit}"
+        near, far = (lo, hi) if rule.op == "<=" else (hi, lo)
+        if _breaks(near, rule):
+            return "fail", f"{shown}: the whole interval breaks the limit {limit}"
         if flags:
             return "inconclusive", f"{shown}, but the measurement is flagged: " + "; ".join(flags)
-        if not _breaks(hi if rule.op == "<=" else lo, rule):
+        if not _breaks(far, rule):
             return "pass", f"{shown}: the whole interval meets the limit {limit}"
         return "inconclusive", f"{shown}: the interval straddles the limit {limit}"
     figure = _figure(metric, "value" if rule.on == "interval" else rule.on)

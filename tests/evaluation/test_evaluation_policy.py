@@ -33,7 +33,10 @@ def test_judge_uses_interval_end_and_flags():
     p = default_policy()
     m = Metric("linkability", 0.01, (0.0, 0.06), group="risk")
     assert judge(m, p).verdict == "inconclusive"  # estimate under 0.05, upper CI above: too wide to certify
-    assert judge(Metric("linkability", 0.07, (0.03, 0.11)), p).verdict == "fail"  # the estimate breaks the limit
+    # an estimate over the limit with an interval reaching under it is not evidence of a breach
+    # (a DP release's inference on 171 control rows scored 0.12 [0.0, 0.3]): inconclusive
+    assert judge(Metric("linkability", 0.07, (0.03, 0.11)), p).verdict == "inconclusive"
+    assert judge(Metric("linkability", 0.09, (0.06, 0.12)), p).verdict == "fail"  # the whole interval breaks it
     assert judge(Metric("linkability", 0.01, (0.0, 0.04)), p).verdict == "pass"
     upper_only = load_policy_from_dict({"rules": {"linkability": {"max": 0.05, "on": "upper"}}})
     assert judge(m, upper_only).verdict == "fail"
@@ -42,6 +45,7 @@ def test_judge_uses_interval_end_and_flags():
     assert "only 37" in judge(flagged, p).details["verdict_reason"]
     # a flagged measurement whose estimate breaks the limit still fails: the breach is evidence
     assert judge(Metric("linkability", 0.3, (0.2, 0.4), details={"flags": ["x"]}), p).verdict == "fail"
+    assert judge(Metric("linkability", 0.3, (0.0, 0.6), details={"flags": ["x"]}), p).verdict == "inconclusive"
     assert judge(Metric("epsilon", None), p).verdict == "inconclusive"
     assert judge(Metric("nndr_train_mean", 0.3), p).verdict == "info"
 

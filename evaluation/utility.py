@@ -37,8 +37,8 @@ from evaluation.discretise import Coded, ColumnBins, numeric_values
 from synthgen.encoding import encode_column
 from synthgen.schema import Column, normalise_category
 
-MAX_MODEL_ROWS = 20_000
-MODEL_MAX_ITER = 100
+MAX_MODEL_ROWS = 10_000
+MODEL_MAX_ITER = 60
 SDMETRICS_ROWS = 5_000
 SDMETRICS_MAX_COLUMNS = 30
 MAX_3WAY_MARGINALS = 500

@@ -117,6 +117,7 @@ def _fast_nearest_neighbors(queries, candidates, cat_cols_index, n_neighbors, bl
     num_c = cand[:, :k].astype(np.float32)
     num_q = rows[:, :k].astype(np.float32)
     nan_c = np.isnan(num_c)
+    num_c_t = np.ascontiguousarray(num_c.T)  # one contiguous row per numeric column
     idx = np.zeros((rows.shape[0], n_neighbors), dtype=np.int64)
     dists = np.zeros((rows.shape[0], n_neighbors), dtype=np.float64)
     for start in range(0, rows.shape[0], block):
@@ -124,8 +125,10 @@ def _fast_nearest_neighbors(queries, candidates, cat_cols_index, n_neighbors, bl
         dist = np.full((stop - start, len(cand)), float(n_cat), dtype=np.float32)
         if onehot_c is not None:
             dist -= onehot_q[start:stop] @ onehot_c.T
+        diff = np.empty_like(dist)  # one buffer for every numeric column (no 100 MB temporaries)
         for j in range(k):
-            diff = np.abs(num_q[start:stop, j, None] - num_c[None, :, j])
+            np.subtract(num_q[start:stop, j, None], num_c_t[j][None, :], out=diff)
+            np.abs(diff, out=diff)
             nan_q = np.isnan(num_q[start:stop, j])
             if nan_q.any() and nan_c[:, j].any():
                 diff[nan_q[:, None] & nan_c[None, :, j]] = 1.0

@@ -38,7 +38,11 @@ def test_default_policy_passes_good_dp_release_and_fails_broken_one(small_adult,
     }
     good_r, broken_r, leaky_r = reports["good"], reports["broken"], reports["leaky"]
     not_passing = [(m.name, m.value, m.interval, m.details.get("verdict_reason")) for m in good_r.metrics if m.verdict not in ("pass", "info")]
-    assert good_r.overall_verdict == "pass", not_passing
+    assert good_r.group_verdict("utility") == "pass", not_passing
+    # nothing fails; a risk gate may only be left open by an interval that straddles its limit
+    # (3,000 control rows: inference on capital-gain scored 0.04 [0, 0.108] against 0.1 once)
+    assert all(m.verdict == "inconclusive" and "straddles" in m.details["verdict_reason"]
+               for m in good_r.metrics if m.verdict not in ("pass", "info")), not_passing
     assert broken_r.group_verdict("utility") == "fail"
     # dependence is what a shuffle destroys: the association and TSTR gates must catch it
     assert broken_r.metric("association_diff_excess").verdict == "fail"

@@ -172,6 +172,16 @@ class Releases:
             may_see = self._release_visibility(s, op.user)
             return views.release_infos(s, [r for r in s.execute(q).scalars() if may_see(r)])
 
+    def find_visible_release(self, actor: Actor, release_id: int) -> ReleaseInfo | None:
+        """The release if ``actor`` may see it, else None: for front ends that answer "no such
+        release" for one the caller may not see (its existence is not revealed). No audit entry
+        (a metadata read, like listing); raises only for an invalid actor."""
+        with self.rt.op(actor, "list_releases", f"release:{release_id}", audit=False) as op:
+            rel = op.session.get(Release, release_id) if isinstance(release_id, int) else None
+            if rel is None or op.user is None or not self._release_visibility(op.session, op.user)(rel):
+                return None
+            return views.release_info(op.session, rel)
+
     def get_release(self, actor: Actor, release_id: int) -> ReleaseInfo:
         with self.rt.op(actor, "list_releases", f"release:{release_id}", audit=False) as op:
             return views.release_info(op.session, self.visible_release(op, release_id))

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from synthgen.budget import CONVERSION, PrivacyBudget
-from synthgen.errors import SynthgenError
+from synthgen.errors import ConflictError, NotAuthenticatedError, NotFoundError  # noqa: F401 - NotFoundError re-exported
 
 Audience = Literal["full", "ml"]
 DownloadFormat = Literal["csv", "parquet", "card", "manifest", "bundle"]
@@ -21,7 +21,7 @@ DownloadFormat = Literal["csv", "parquet", "card", "manifest", "bundle"]
 API_TOKEN_ACTIONS = frozenset({"list_releases", "view_release_card", "download", "view_dataset", "list_datasets"})
 
 
-class AuthenticationError(SynthgenError):
+class AuthenticationError(NotAuthenticatedError):
     """Unknown user, wrong password, throttled, disabled, or an expired/revoked session or token.
 
     The message never says which of user name or password was wrong. ``reason`` (a short code
@@ -32,10 +32,6 @@ class AuthenticationError(SynthgenError):
         super().__init__(message)
         self.reason = reason
         self.username = username
-
-
-class NotFoundError(SynthgenError):
-    """The dataset, release, user or token id does not exist (or was deleted)."""
 
 
 @dataclass(frozen=True)
@@ -204,5 +200,5 @@ class ApiTokenInfo:
 
 
 
-class ApprovalRefusedError(SynthgenError):
+class ApprovalRefusedError(ConflictError):
     """An approval breaks the release policy (failed gate / non-DP without an allowed override)."""

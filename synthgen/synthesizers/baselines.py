@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from synthgen.encoding import fresh_tokens
+from synthgen.encoding import in_schema_order
 from synthgen.errors import InvalidInputError
 from synthgen.model import FittedModel, build_info
 from synthgen.schema import Schema
@@ -101,11 +101,4 @@ def sample_baseline(synth: Any, schema: Schema, rows: int, rng: np.random.Genera
     columns get fresh tokens or are left out, as the schema says)."""
     with _seeded(rng):
         sampled = synth.sample(num_rows=rows)
-    out: dict[str, pd.Series] = {}
-    for col in schema.columns:
-        if not col.synthesized:
-            if col.identifier_output == "token":
-                out[col.name] = fresh_tokens(col.name, rows, rng)
-            continue
-        out[col.name] = sampled[col.name].reset_index(drop=True)
-    return pd.DataFrame(out)
+    return in_schema_order(schema, rows, rng, lambda col: sampled[col.name])

@@ -12,18 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from app.cli.common import (
-    CHUNK,
-    EXIT_BAD_INPUT,
-    EXIT_ERROR,
-    api_token_of,
-    check,
-    api_client,
-    die,
-    positive_int,
-    remote_flags,
-    request,
-)
+from app.cli.common import (CHUNK, EXIT_BAD_INPUT, EXIT_ERROR, api_client, api_token_of,
+                             check, die, positive_int, remote_flags, request)
 from synthgen.cli import command_group
 
 

@@ -6,17 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli.common import (
-    EXIT_BAD_INPUT,
-    basic_auth,
-    check,
-    api_client,
-    die,
-    positive_int,
-    remote_flags,
-    request,
-    user_flag,
-)
+from app.cli.common import (EXIT_BAD_INPUT, api_client, basic_auth, check,
+                             die, positive_int, remote_flags, request, user_flag)
 from synthgen.cli import command_group
 
 

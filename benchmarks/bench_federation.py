@@ -48,11 +48,11 @@ def start_sites(root: Path, schema_path: Path) -> tuple[dict, list]:
     for name in SITES:
         pki.issue(root / "ca", name, "site", root / "certs")
         state = root / f"state-{name}"
-        subprocess.run([sys.executable, "-m", "synthgen.cli", "site", "approve", "--state-dir", str(state), "--schema", str(schema_path),
+        subprocess.run([sys.executable, "-m", "app.cli", "site", "approve", "--state-dir", str(state), "--schema", str(schema_path),
                         "--coordinator", "coord", "--peers", ",".join(SITES), "--max-epsilon", "10", "--total-epsilon", "100"],
                        check=True, env=env, capture_output=True)
         p = subprocess.Popen(
-            [sys.executable, "-m", "synthgen.cli", "site", "serve", "--name", name, "--data", str(root / f"{name}.parquet"),
+            [sys.executable, "-m", "app.cli", "site", "serve", "--name", name, "--data", str(root / f"{name}.parquet"),
              "--schema", str(schema_path), "--state-dir", str(state), "--port", "0", "--cert", str(root / f"certs/{name}.pem"),
              "--key", str(root / f"certs/{name}.key"), "--ca", str(root / "ca/ca.pem"), "--crl", str(root / "ca/crl.pem")],
             stderr=subprocess.PIPE, text=True, env=env,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -204,6 +205,20 @@ def fresh_tokens(column: str, n: int, rng: np.random.Generator) -> pd.Series:
     return pd.Series([f"syn-{int(v):016x}" for v in raw], dtype=object)
 
 
+def in_schema_order(schema: Schema, n: int, rng: np.random.Generator,
+                    synthesized: Callable[[Column], pd.Series]) -> pd.DataFrame:
+    """A table of ``n`` rows with the schema's columns in order: ``synthesized(col)`` for each
+    synthesized column; identifier columns dropped or filled with fresh tokens, as declared."""
+    out: dict[str, pd.Series] = {}
+    for col in schema.columns:
+        if not col.synthesized:
+            if col.identifier_output == "token":
+                out[col.name] = fresh_tokens(col.name, n, rng)
+            continue
+        out[col.name] = synthesized(col).reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
 def decode(codes: dict[str, np.ndarray], schema: Schema, rng: np.random.Generator) -> pd.DataFrame:
     """Turn sampled codes back into a table with the schema's columns, order and dtypes.
 
@@ -212,14 +227,7 @@ def decode(codes: dict[str, np.ndarray], schema: Schema, rng: np.random.Generato
     filled with fresh random tokens. All of this randomness is non-DP and comes from ``rng``.
     """
     n = len(next(iter(codes.values()))) if codes else 0
-    out: dict[str, pd.Series] = {}
-    for col in schema.columns:
-        if not col.synthesized:
-            if col.identifier_output == "token":
-                out[col.name] = fresh_tokens(col.name, n, rng)
-            continue
-        out[col.name] = decode_column(col, codes[col.name], rng).reset_index(drop=True)
-    return pd.DataFrame(out)
+    return in_schema_order(schema, n, rng, lambda col: decode_column(col, codes[col.name], rng))
 
 
 def bound_contributions(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:

@@ -149,10 +149,9 @@ def cmd_federate_fit(args) -> int:
 
 
 def register(sub) -> None:
-    from synthgen.cli import _Parser
+    from synthgen.cli import Parser, command_group
 
-    site = sub.add_parser("site", help="run a federation site next to its table")
-    site_sub = site.add_subparsers(dest="site_command", required=True, parser_class=_Parser)
+    site_sub = command_group(sub, "site", "run a federation site next to its table")
     approve = site_sub.add_parser("approve", help="the site owner approves participation (coordinator, peers, schema, budget)")
     approve.add_argument("--state-dir", required=True, help="the site's state directory (approval, ledger, audit log)")
     approve.add_argument("--schema", required=True, help="the schema distributed by the coordinator, reviewed by the owner")
@@ -176,10 +175,9 @@ def register(sub) -> None:
     _add_credentials(serve)
     serve.set_defaults(handler=cmd_site_serve)
 
-    federate = sub.add_parser("federate", help="federation CA and coordinator")
-    fed_sub = federate.add_subparsers(dest="federate_command", required=True, parser_class=_Parser)
+    fed_sub = command_group(sub, "federate", "federation CA and coordinator")
     ca = fed_sub.add_parser("ca", help="the federation's certificate authority")
-    ca_sub = ca.add_subparsers(dest="ca_command", required=True, parser_class=_Parser)
+    ca_sub = ca.add_subparsers(dest="ca_command", required=True, parser_class=Parser)
     init = ca_sub.add_parser("init", help="create the CA (key, certificate, empty CRL)")
     init.add_argument("--dir", required=True)
     init.add_argument("--name", required=True, help="federation name")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthgen.cli import main
+from app.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

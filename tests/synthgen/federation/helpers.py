@@ -51,7 +51,7 @@ class Federation:
 
 def cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "synthgen.cli", *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
     if check and done.returncode != 0:
         raise AssertionError(f"synthgen {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     return done
@@ -81,7 +81,7 @@ class SiteProcess:
         creds = fed.credentials(name)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "synthgen.cli", "site", "serve", "--name", name, "--data", str(fed.root / f"{name}.csv"),
+            [sys.executable, "-m", "app.cli", "site", "serve", "--name", name, "--data", str(fed.root / f"{name}.csv"),
              "--schema", str(fed.schema_path), "--state-dir", str(fed.state(name)), "--port", "0",
              "--cert", str(creds.cert), "--key", str(creds.key), "--ca", str(creds.ca), "--crl", str(creds.crl)],
             stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,

@@ -47,6 +47,7 @@ from app.core.config import Settings
 from app.core.releases import DOWNLOADABLE, IllegalTransitionError
 from app.core.services import Actor, AuthenticationError, NotFoundError, Platform, ReleaseInfo
 from app.core.streaming import ArtifactIntegrityError
+from app.web_security import SecurityHeaders
 from synthgen.errors import SynthgenError
 
 __all__ = ["create_app", "serve", "API_PREFIX"]
@@ -136,32 +137,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", "internal error; the operator can find details in the server log")
-
-
-class _SecurityHeaders:
-    """Pure ASGI middleware (does not buffer streamed bodies): nosniff and no framing."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                for name, value in ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                                    (b"referrer-policy", b"no-referrer")):
-                    if name not in names:
-                        headers.append((name, value))
-                if b"cache-control" not in names and not scope["path"].endswith("/download"):
-                    headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,7 +369,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                   lifespan=lifespan, dependencies=[Depends(_no_unknown_query)])
     app.state.platform = platform
     _install_error_handlers(app)
-    app.add_middleware(_SecurityHeaders)
+    app.add_middleware(SecurityHeaders, csp_exempt=("/docs", "/redoc"))
 
     @app.get("/health", response_model=Health, tags=["meta"])
     @app.get(f"{API_PREFIX}/health", response_model=Health, tags=["meta"], include_in_schema=False)
@@ -517,13 +492,16 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 def serve(host: str | None = None, port: int | None = None, settings: Settings | None = None,
           platform: Platform | None = None) -> None:
     """Run the API with uvicorn (blocking). Defaults: SYNTHGEN_API_HOST or 127.0.0.1,
-    SYNTHGEN_API_PORT or 8000."""
+    SYNTHGEN_API_PORT or 8000. With ``SYNTHGEN_TLS_CERT_FILE``/``SYNTHGEN_TLS_KEY_FILE`` set it
+    serves HTTPS only."""
     import uvicorn
 
+    settings = settings or Settings.from_env()
     host = host or os.environ.get("SYNTHGEN_API_HOST") or "127.0.0.1"
     port = int(port or os.environ.get("SYNTHGEN_API_PORT") or 8000)
+    tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)} if settings.tls else {}
     uvicorn.run(create_app(settings, platform=platform), host=host, port=port, log_level="warning",
-                server_header=False)
+                server_header=False, **tls)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ Sign-in with an OpenID Connect provider (dashboard; off unless the first three a
 * ``SYNTHGEN_OIDC_MAX_AGE_SECONDS`` (default 300): how recent the provider's sign-in must be
   for the dashboard to open a platform session from it.
 
+TLS (off unless both are set): ``SYNTHGEN_TLS_CERT_FILE`` (PEM certificate chain) and
+``SYNTHGEN_TLS_KEY_FILE`` (PEM private key). The API and the dashboard then serve HTTPS only on
+their ports (a plain-HTTP request to them gets no answer), send HSTS and mark every cookie
+``Secure``. Behind a reverse proxy that terminates TLS, leave them unset and bind to loopback
+(see docs/operations.md).
+
 The launcher writes these into a Streamlit secrets file (``[auth]`` section, mode 0600, in the
 key directory) and points Streamlit at it; nothing secret is stored in the repository.
 """
@@ -143,6 +149,8 @@ class Settings:
     max_upload_bytes: int = 200 * 1024 * 1024
     eval_n_attacks: int | None = None  # anonymeter attacks per risk metric (None: evaluation default)
     oidc: OidcSettings | None = None  # dashboard sign-in with an OpenID Connect provider
+    tls_cert_file: Path | None = None  # PEM certificate chain: API and dashboard serve HTTPS only
+    tls_key_file: Path | None = None
 
     @property
     def dashboard_secrets_file(self) -> Path:
@@ -152,11 +160,23 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         object.__setattr__(self, "key_dir", Path(self.key_dir).expanduser().absolute())
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise InvalidInputError("SYNTHGEN_TLS_CERT_FILE and SYNTHGEN_TLS_KEY_FILE must be set together")
+        for name, value in (("SYNTHGEN_TLS_CERT_FILE", self.tls_cert_file), ("SYNTHGEN_TLS_KEY_FILE", self.tls_key_file)):
+            if value is not None:
+                path = Path(value).expanduser().absolute()
+                if not path.is_file():
+                    raise InvalidInputError(f"{name} ({str(path)[:200]}) must name a readable PEM file")
+                object.__setattr__(self, "tls_cert_file" if name.endswith("CERT_FILE") else "tls_key_file", path)
         if _inside(self.key_dir, self.data_dir):
             raise InvalidInputError(
                 f"key directory ({self.key_dir}) must be outside the data directory ({self.data_dir}): "
                 "a copy of the data directory must never carry its own keys"
             )
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
 
     @property
     def master_key_file(self) -> Path:
@@ -202,6 +222,8 @@ class Settings:
             audit_key_env=env.get("SYNTHGEN_AUDIT_KEY") or None,
             create_keys=create,
             oidc=OidcSettings.from_env(env),
+            tls_cert_file=Path(env["SYNTHGEN_TLS_CERT_FILE"]) if env.get("SYNTHGEN_TLS_CERT_FILE") else None,
+            tls_key_file=Path(env["SYNTHGEN_TLS_KEY_FILE"]) if env.get("SYNTHGEN_TLS_KEY_FILE") else None,
             **kwargs,
         )
 
@@ -217,4 +239,7 @@ class Settings:
             env["SYNTHGEN_MASTER_KEY"] = self.master_key_env
         if self.audit_key_env:
             env["SYNTHGEN_AUDIT_KEY"] = self.audit_key_env
+        if self.tls:
+            env["SYNTHGEN_TLS_CERT_FILE"] = str(self.tls_cert_file)
+            env["SYNTHGEN_TLS_KEY_FILE"] = str(self.tls_key_file)
         return env

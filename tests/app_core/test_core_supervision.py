@@ -1,7 +1,12 @@
-"""A job whose worker dies is requeued (charged once) and failed after MAX_ATTEMPTS."""
+"""A job whose worker dies is requeued (charged once) and failed after MAX_ATTEMPTS; the
+launcher's supervisor restarts a dead child and leaves the others running."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,6 +14,7 @@ from sqlalchemy import select
 
 from app.core import jobs
 from app.core.store import LedgerEntry, transaction
+from app.supervisor import Supervisor
 from core_helpers import make_team, tiny_pipeline, upload_titanic
 
 
@@ -47,3 +53,55 @@ def test_job_that_keeps_losing_its_worker_fails_after_max_attempts(platform):
     assert f"{jobs.MAX_ATTEMPTS} attempt(s)" in info.job.error
     assert jobs.claim_next(platform) is None
     assert platform.budget_summary(team.owner, ds.id).spent.rho == pytest.approx(rel.rho)
+
+
+# --------------------------------------------------------------------------------------------
+# The launcher's supervisor
+# --------------------------------------------------------------------------------------------
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
+
+
+def _wait(cond, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_supervisor_restarts_a_killed_child_and_leaves_the_others_running(tmp_path):
+    log: list[str] = []
+    sup = Supervisor(env=dict(os.environ), cwd=str(tmp_path), log=log.append)
+    try:
+        worker, api = sup.add("worker", SLEEPER), sup.add("api", SLEEPER)
+        first_worker, first_api = worker.proc.pid, api.proc.pid
+        os.kill(first_worker, signal.SIGKILL)
+
+        def restarted() -> bool:
+            sup.poll()
+            return worker.proc.pid != first_worker and worker.proc.poll() is None
+
+        _wait(restarted)
+        assert api.proc.pid == first_api and api.proc.poll() is None
+        assert worker.restarts == 1 and any("restarting worker" in m for m in log)
+    finally:
+        sup.stop(timeout=5)
+    assert all(c.proc.poll() is not None for c in sup.children)
+
+
+def test_supervisor_gives_up_on_a_child_that_keeps_crashing(tmp_path):
+    log: list[str] = []
+    sup = Supervisor(env=dict(os.environ), cwd=str(tmp_path), log=log.append, max_restarts=2, max_backoff=0.2)
+    try:
+        broken = sup.add("api", [sys.executable, "-c", "raise SystemExit(3)"])
+        healthy = sup.add("dashboard", SLEEPER)
+
+        def gave_up() -> bool:
+            sup.poll()
+            return broken.given_up
+
+        _wait(gave_up)
+        assert broken.restarts == 2 and healthy.proc.poll() is None and not sup.all_given_up
+        assert any("not restarting it" in m for m in log)
+    finally:
+        sup.stop(timeout=5)

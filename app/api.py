@@ -449,6 +449,24 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         # inside the response and aborts it, so the client never gets a complete, wrong file.
         return StreamingResponse(iter(stream), media_type=stream.media_type, headers=headers)
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request):
+        """Prometheus metrics (``app.core.metrics``), for a scraper holding SYNTHGEN_METRICS_TOKEN."""
+        import hmac
+
+        from fastapi.responses import Response
+
+        from app.core import metrics as metrics_mod
+
+        expected = _platform(request).settings.metrics_token
+        if expected is None:
+            raise ApiError(404, "not_found", "metrics are off: set SYNTHGEN_METRICS_TOKEN to turn them on")
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            raise ApiError(401, "unauthenticated", "metrics need 'Authorization: Bearer <SYNTHGEN_METRICS_TOKEN>'",
+                           {"WWW-Authenticate": 'Bearer realm="synthgen-metrics"'})
+        return Response(metrics_mod.render(_platform(request).engine), media_type=metrics_mod.CONTENT_TYPE)
+
     # -- tokens (password only) ----------------------------------------------------------------
     _pw_errors = {code: _ERRORS[code] for code in (400, 401, 403, 422)}
 

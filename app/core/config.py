@@ -31,6 +31,10 @@ their ports (a plain-HTTP request to them gets no answer), send HSTS and mark ev
 ``Secure``. Behind a reverse proxy that terminates TLS, leave them unset and bind to loopback
 (see docs/operations.md).
 
+Monitoring: ``SYNTHGEN_METRICS_TOKEN`` (at least 32 characters) turns on ``GET /metrics`` on the
+API for a scraper that sends it as a bearer token; ``SYNTHGEN_ALERT_WEBHOOK_URL`` (https, or http
+on localhost) receives alerts as JSON (see ``app.core.alerts``).
+
 The launcher writes these into a Streamlit secrets file (``[auth]`` section, mode 0600, in the
 key directory) and points Streamlit at it; nothing secret is stored in the repository.
 """
@@ -151,6 +155,8 @@ class Settings:
     oidc: OidcSettings | None = None  # dashboard sign-in with an OpenID Connect provider
     tls_cert_file: Path | None = None  # PEM certificate chain: API and dashboard serve HTTPS only
     tls_key_file: Path | None = None
+    metrics_token: str | None = field(default=None, repr=False)  # bearer token of /metrics (off when None)
+    alert_webhook_url: str | None = None  # alerts are also POSTed here (JSON)
 
     @property
     def dashboard_secrets_file(self) -> Path:
@@ -168,6 +174,14 @@ class Settings:
                 if not path.is_file():
                     raise InvalidInputError(f"{name} ({str(path)[:200]}) must name a readable PEM file")
                 object.__setattr__(self, "tls_cert_file" if name.endswith("CERT_FILE") else "tls_key_file", path)
+        if self.metrics_token is not None and len(self.metrics_token) < 32:
+            raise InvalidInputError("SYNTHGEN_METRICS_TOKEN must be at least 32 characters of random text")
+        if self.alert_webhook_url is not None:
+            from app.core.oidc import is_https_or_loopback
+
+            if not is_https_or_loopback(self.alert_webhook_url):
+                raise InvalidInputError(f"SYNTHGEN_ALERT_WEBHOOK_URL ({self.alert_webhook_url[:80]!r}) must be an "
+                                        "https URL (http only on localhost)")
         if _inside(self.key_dir, self.data_dir):
             raise InvalidInputError(
                 f"key directory ({self.key_dir}) must be outside the data directory ({self.data_dir}): "
@@ -224,6 +238,8 @@ class Settings:
             oidc=OidcSettings.from_env(env),
             tls_cert_file=Path(env["SYNTHGEN_TLS_CERT_FILE"]) if env.get("SYNTHGEN_TLS_CERT_FILE") else None,
             tls_key_file=Path(env["SYNTHGEN_TLS_KEY_FILE"]) if env.get("SYNTHGEN_TLS_KEY_FILE") else None,
+            metrics_token=env.get("SYNTHGEN_METRICS_TOKEN") or None,
+            alert_webhook_url=env.get("SYNTHGEN_ALERT_WEBHOOK_URL") or None,
             **kwargs,
         )
 
@@ -239,6 +255,10 @@ class Settings:
             env["SYNTHGEN_MASTER_KEY"] = self.master_key_env
         if self.audit_key_env:
             env["SYNTHGEN_AUDIT_KEY"] = self.audit_key_env
+        if self.metrics_token:
+            env["SYNTHGEN_METRICS_TOKEN"] = self.metrics_token
+        if self.alert_webhook_url:
+            env["SYNTHGEN_ALERT_WEBHOOK_URL"] = self.alert_webhook_url
         if self.tls:
             env["SYNTHGEN_TLS_CERT_FILE"] = str(self.tls_cert_file)
             env["SYNTHGEN_TLS_KEY_FILE"] = str(self.tls_key_file)

@@ -16,7 +16,11 @@ environment: ``SYNTHGEN_DATA_DIR``, ``SYNTHGEN_DATABASE_URL``, key settings):
 
 * ``synthgen user add NAME --role ROLE``, ``user disable NAME``, ``user role NAME ROLE``,
   ``user link-oidc NAME --issuer URL --subject SUB``, ``user unlink-oidc NAME``
-* ``synthgen keys rotate``, ``synthgen audit verify``
+* ``synthgen keys rotate``
+* ``synthgen audit verify``: no sign-in, writes nothing, never creates keys
+* ``synthgen admin init [--username NAME]``: the first administrator of an empty installation
+  (e.g. a new PostgreSQL database); password from ``SYNTHGEN_NEW_PASSWORD``, a prompt, or
+  generated and shown once
 
 Every command that needs a password takes the user name from ``--username`` (or
 ``SYNTHGEN_USERNAME``) and the password from ``SYNTHGEN_PASSWORD`` or, on a terminal, a prompt
@@ -287,7 +291,17 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    result = _as_admin(args, lambda platform, actor: platform.verify_audit(actor))
+    """Verify without signing in and without writing: a login would append an audit entry signed
+    with whatever key this process loaded, before anything had checked that key. Keys are never
+    created here (a wrong key directory must fail, not produce a fresh key)."""
+    from app.core.config import Settings
+    from app.core.services import Platform
+
+    platform = Platform.open(Settings.from_env().with_(create_keys=False), migrate=False)
+    try:
+        result = platform.verify_audit_chain()
+    finally:
+        platform.close()
     if result.ok:
         print(f"audit log ok: {result.checked} entries, hash chain, signatures and head verified")
         return 0
@@ -296,6 +310,38 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     print(f"error: audit log verification FAILED ({len(result.problems)} problems in {result.checked} entries)",
           file=sys.stderr)
     return EXIT_ERROR
+
+
+def _new_admin_password(name: str) -> str | None:
+    """SYNTHGEN_NEW_PASSWORD, else a prompt (twice) on a terminal, else None (generated)."""
+    password = os.environ.get("SYNTHGEN_NEW_PASSWORD")
+    if password or not sys.stdin.isatty():
+        return password or None
+    import getpass
+
+    first = getpass.getpass(f"new password for {name} (empty: generate one): ")
+    if first and getpass.getpass("again: ") != first:
+        _die(EXIT_BAD_INPUT, "the two passwords differ")
+    return first or None
+
+
+def cmd_admin_init(args: argparse.Namespace) -> int:
+    """Create the first administrator of an empty installation (e.g. a new PostgreSQL database)."""
+    from app.core.config import Settings
+    from app.core.services import Platform
+
+    platform = Platform.open(Settings.from_env())
+    try:
+        if platform.has_users():
+            _die(EXIT_BAD_INPUT, "the platform already has accounts: the first administrator exists "
+                                 "(add more with 'synthgen user add NAME --role admin')")
+        info = platform.create_first_admin(args.name, _new_admin_password(args.name))
+    finally:
+        platform.close()
+    print(f"created administrator {info.username}, id {info.id}", file=sys.stderr)
+    if info.generated_password:
+        print(f"generated password (shown once): {info.generated_password}")
+    return 0
 
 
 # -- registration ---------------------------------------------------------------------------
@@ -398,6 +444,13 @@ def register(subparsers) -> None:
 
     audit = subparsers.add_parser("audit", help="audit log checks (admin; local)")
     asub = audit.add_subparsers(dest="audit_command", required=True, **kw)
-    p = asub.add_parser("verify", help="verify the audit log's hash chain, signatures and head")
-    _user_flag(p)
+    p = asub.add_parser("verify", help="verify the audit log's hash chain, signatures and head (no sign-in, "
+                                       "writes nothing)")
     p.set_defaults(handler=cmd_audit_verify)
+
+    admin = subparsers.add_parser("admin", help="installation set-up (local database)")
+    adsub = admin.add_subparsers(dest="admin_command", required=True, **kw)
+    p = adsub.add_parser("init", help="create the first administrator of an empty installation (password: "
+                                      "SYNTHGEN_NEW_PASSWORD, a prompt, or generated and shown once)")
+    p.add_argument("--username", dest="name", default="admin", help="the administrator's user name (default admin)")
+    p.set_defaults(handler=cmd_admin_init)

@@ -226,6 +226,8 @@ class Settings:
         kwargs = {}
         if env.get("SYNTHGEN_SESSION_IDLE_MINUTES"):
             kwargs["session_idle_timeout"] = timedelta(minutes=float(env["SYNTHGEN_SESSION_IDLE_MINUTES"]))
+        if env.get("SYNTHGEN_EVAL_N_ATTACKS"):
+            kwargs["eval_n_attacks"] = int(env["SYNTHGEN_EVAL_N_ATTACKS"])
         if env.get("SYNTHGEN_SESSION_ABSOLUTE_HOURS"):
             kwargs["session_absolute_timeout"] = timedelta(hours=float(env["SYNTHGEN_SESSION_ABSOLUTE_HOURS"]))
         return cls(
@@ -251,6 +253,8 @@ class Settings:
             "SYNTHGEN_KEY_DIR": str(self.key_dir),
             "SYNTHGEN_CREATE_KEYS": "1" if self.create_keys else "0",
         }
+        if self.eval_n_attacks is not None:
+            env["SYNTHGEN_EVAL_N_ATTACKS"] = str(self.eval_n_attacks)
         if self.master_key_env:
             env["SYNTHGEN_MASTER_KEY"] = self.master_key_env
         if self.audit_key_env:

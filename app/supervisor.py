@@ -1,11 +1,13 @@
 """Keeps the launcher's children (worker, API, dashboard) running.
 
-A child that exits on its own (crash, ``kill -9``, out of memory) is started again after a short
-back-off (0.5 s, doubling to at most 10 s; reset once it has stayed up for a minute), while the
-other children keep running: a dead worker must not take the dashboard down, nor the other way
-round. A child that dies ``max_restarts`` times within ``window`` seconds is given up on (it is
-probably misconfigured) and the others go on. Job state needs nothing from here: the new worker's
-start-up recovery requeues the job its predecessor was running (``jobs.recover_stale``).
+A child that exits on its own (crash, ``kill -9``, out of memory) is started again after a
+back-off (0.5 s, doubling to at most ``max_backoff``; back to 0.5 s once it has stayed up for
+``window`` seconds), while the other children keep running: a dead worker must not take the
+dashboard down, nor the other way round. A child is never given up on: one that crashes in a
+loop (a misconfiguration) is retried every ``max_backoff`` seconds with a line in the log each
+time, so it comes back by itself once the cause is fixed. Job state needs nothing from here: the
+new worker's start-up recovery requeues the job its predecessor was running
+(``jobs.recover_stale``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 
@@ -24,18 +25,16 @@ class Child:
     cmd: list[str]
     proc: subprocess.Popen | None = None
     started_at: float = 0.0
-    deaths: deque = field(default_factory=deque)  # monotonic times of recent unexpected exits
     backoff: float = 0.5
     restart_at: float | None = None
-    given_up: bool = False
     restarts: int = 0
 
 
 class Supervisor:
     def __init__(self, *, env: dict[str, str], cwd: str, log: Callable[[str], None] = print,
-                 max_restarts: int = 5, window: float = 60.0, max_backoff: float = 10.0):
+                 window: float = 60.0, max_backoff: float = 30.0):
         self.env, self.cwd, self.log = env, cwd, log
-        self.max_restarts, self.window, self.max_backoff = max_restarts, window, max_backoff
+        self.window, self.max_backoff = window, max_backoff
         self.children: list[Child] = []
 
     def add(self, name: str, cmd: list[str]) -> Child:
@@ -53,8 +52,6 @@ class Supervisor:
         """One supervision step: notice exits, restart children whose back-off has passed."""
         now = time.monotonic()
         for child in self.children:
-            if child.given_up:
-                continue
             if child.restart_at is not None:
                 if now >= child.restart_at:
                     child.restarts += 1
@@ -66,21 +63,9 @@ class Supervisor:
                 if now - child.started_at > self.window:
                     child.backoff = 0.5  # stayed up: the next crash restarts quickly again
                 continue
-            child.deaths.append(now)
-            while child.deaths and now - child.deaths[0] > self.window:
-                child.deaths.popleft()
-            if len(child.deaths) > self.max_restarts:
-                child.given_up = True
-                self.log(f"{child.name} exited with code {rc} {len(child.deaths)} times within "
-                         f"{self.window:g} s; not restarting it (see its log above)")
-                continue
             child.restart_at = now + child.backoff
             self.log(f"{child.name} exited with code {rc}; restarting in {child.backoff:g} s")
             child.backoff = min(self.max_backoff, child.backoff * 2)
-
-    @property
-    def all_given_up(self) -> bool:
-        return bool(self.children) and all(c.given_up for c in self.children)
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM every child (the worker finishes its current step), SIGKILL after ``timeout``."""

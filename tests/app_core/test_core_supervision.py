@@ -89,19 +89,21 @@ def test_supervisor_restarts_a_killed_child_and_leaves_the_others_running(tmp_pa
     assert all(c.proc.poll() is not None for c in sup.children)
 
 
-def test_supervisor_gives_up_on_a_child_that_keeps_crashing(tmp_path):
+def test_supervisor_keeps_restarting_a_crashing_child_with_growing_backoff(tmp_path):
     log: list[str] = []
-    sup = Supervisor(env=dict(os.environ), cwd=str(tmp_path), log=log.append, max_restarts=2, max_backoff=0.2)
+    sup = Supervisor(env=dict(os.environ), cwd=str(tmp_path), log=log.append, max_backoff=1.0)
     try:
         broken = sup.add("api", [sys.executable, "-c", "raise SystemExit(3)"])
         healthy = sup.add("dashboard", SLEEPER)
+        first = healthy.proc.pid
 
-        def gave_up() -> bool:
+        def restarted_four_times() -> bool:
             sup.poll()
-            return broken.given_up
+            return broken.restarts >= 4
 
-        _wait(gave_up)
-        assert broken.restarts == 2 and healthy.proc.poll() is None and not sup.all_given_up
-        assert any("not restarting it" in m for m in log)
+        _wait(restarted_four_times)
+        assert healthy.proc.pid == first and healthy.proc.poll() is None
+        waits = [m for m in log if m.startswith("api exited with code 3; restarting in")]
+        assert waits[:4] == [f"api exited with code 3; restarting in {b:g} s" for b in (0.5, 1, 1, 1)]
     finally:
         sup.stop(timeout=5)

@@ -45,7 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.core.authz import PermissionDeniedError
 from app.core.config import Settings
 from app.core.releases import DOWNLOADABLE, IllegalTransitionError
-from app.core.services import Actor, AuthenticationError, NotFoundError, Platform, ReleaseInfo
+from app.core.services import Actor, AuthenticationError, NotFoundError, Platform, ReleaseInfo, ThrottledError
 from app.core.streaming import ArtifactIntegrityError
 from app.web_security import SecurityHeaders
 from synthgen.errors import SynthgenError
@@ -281,8 +281,11 @@ def _password_actor(request: Request, basic: HTTPBasicCredentials | None = Depen
                        reason="missing")
         raise ApiError(401, "unauthenticated", "user name and password are required (HTTP Basic)",
                        {"WWW-Authenticate": 'Basic realm="synthgen"'})
+    source = request.client.host if request.client else "unknown"
     try:
-        session = platform.login(basic.username, basic.password)  # audits login ok/failed itself
+        session = platform.login(basic.username, basic.password, source=source)  # audits login ok/failed itself
+    except ThrottledError as exc:
+        raise ApiError(429, "too_many_requests", str(exc), {"Retry-After": str(exc.retry_after)}) from None
     except AuthenticationError as exc:
         raise ApiError(401, "unauthenticated", str(exc), {"WWW-Authenticate": 'Basic realm="synthgen"'}) from None
     return session.actor, session.token

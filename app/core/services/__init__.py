@@ -58,6 +58,7 @@ from app.core.services.types import (
     NotFoundError,
     ReleaseInfo,
     SessionInfo,
+    ThrottledError,
     UserInfo,
 )
 
@@ -65,5 +66,5 @@ __all__ = [
     "API_TOKEN_ACTIONS", "Actor", "ApiTokenInfo", "ApprovalRefusedError", "Audience", "AuthenticationError",
     "BudgetSummary", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
     "NotFoundError", "Operation", "PermissionDeniedError", "Platform", "ReleaseInfo", "Runtime", "SelfApprovalError",
-    "SessionInfo", "UserInfo",
+    "SessionInfo", "ThrottledError", "UserInfo",
 ]

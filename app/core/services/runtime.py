@@ -35,6 +35,7 @@ from app.core.services.audit import AuditTrail, set_aside_stale_witness
 from app.core.services.keys import Vault, load_master
 from app.core.services.types import API_TOKEN_ACTIONS, Actor, AuthenticationError, NotFoundError
 from app.core.store import Dataset, Membership, Release, User, make_engine, session_factory, transaction, utcnow
+from app.core.throttle import LoginThrottle
 
 SYSTEM_ACTOR = "system"
 WORKER_ACTOR = "worker"
@@ -75,6 +76,7 @@ class Runtime:
         self.password_policy = identity.PasswordPolicy()
         self.session_policy = identity.SessionPolicy(settings.session_idle_timeout, settings.session_absolute_timeout)
         self.upload_limits = UploadLimits(max_bytes=settings.max_upload_bytes)
+        self.login_throttle = LoginThrottle()  # per process: see app.core.throttle
         self.now: Callable[[], datetime] = utcnow  # injectable clock (tests)
         # the witness outside the database follows committed appends only (see services.audit)
         event.listen(self.factory, "after_commit", self.trail.write_witness)

@@ -34,6 +34,15 @@ class AuthenticationError(SynthgenError):
         self.username = username
 
 
+class ThrottledError(AuthenticationError):
+    """Too many failed sign-ins from this address (or for this account from new addresses):
+    refused before the password is checked. ``retry_after`` in seconds."""
+
+    def __init__(self, retry_after: float):
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(f"too many failed sign-ins; try again in {self.retry_after} seconds", reason="throttled")
+
+
 class NotFoundError(SynthgenError):
     """The dataset, release, user or token id does not exist (or was deleted)."""
 

@@ -323,11 +323,25 @@ class Accounts:
             self.rt.authorize(op, "manage_users")
             return [views.user_info(u) for u in op.session.execute(select(User).order_by(User.id)).scalars()]
 
+    @staticmethod
+    def _keep_an_administrator(s: Session, leaving: User) -> None:
+        """Refuse to demote or disable the last active administrator (the platform could not be
+        administered any more, short of editing its database). Every active admin row is locked
+        (in id order, so concurrent demotions cannot deadlock) before counting, so two admins
+        demoting each other at once cannot both succeed."""
+        admins = s.execute(lock_for_update(select(User).where(User.role == "admin", User.disabled.is_(False))
+                                           .order_by(User.id), s)).scalars().all()
+        if not any(a.id != leaving.id for a in admins):
+            raise InvalidInputError(f"user {leaving.username!r} is the last active administrator: make another "
+                                    "account an administrator first")
+
     def set_role(self, actor: Actor, user_id: int, role: str) -> UserInfo:
         with self.rt.op(actor, "set_role", f"user:{user_id}") as op:
             self.rt.authorize(op, "manage_users")
             self._check_role(role)
             u = self.rt.user(op.session, user_id)
+            if u.role == "admin" and role != "admin" and not u.disabled:
+                self._keep_an_administrator(op.session, u)
             op.details = {"user_id": u.id, "old_role": u.role, "new_role": role}
             u.role = role
             return views.user_info(u)
@@ -338,6 +352,8 @@ class Accounts:
             u = self.rt.user(op.session, user_id)
             if disabled and u.id == op.user.id:
                 raise InvalidInputError("an administrator cannot disable their own account")
+            if disabled and u.role == "admin" and not u.disabled:
+                self._keep_an_administrator(op.session, u)
             u.disabled = disabled
             if not disabled:
                 u.failed_attempts = 0

@@ -50,6 +50,7 @@ from app.core.services.types import (
     Audience,
     AuthenticationError,
     BudgetSummary,
+    DatabaseBusyError,
     DatasetInfo,
     Download,
     DownloadFormat,
@@ -64,7 +65,7 @@ from app.core.services.types import (
 
 __all__ = [
     "API_TOKEN_ACTIONS", "Actor", "ApiTokenInfo", "ApprovalRefusedError", "Audience", "AuthenticationError",
-    "BudgetSummary", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
+    "BudgetSummary", "DatabaseBusyError", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
     "NotFoundError", "Operation", "PermissionDeniedError", "Platform", "ReleaseInfo", "Runtime", "SelfApprovalError",
     "SessionInfo", "ThrottledError", "UserInfo",
 ]

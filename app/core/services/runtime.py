@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core import audit as audit_mod
@@ -33,11 +34,50 @@ from app.core.authz import PermissionDeniedError, authorize, load_matrix, scope_
 from app.core.config import Settings
 from app.core.services.audit import AuditTrail, set_aside_stale_witness
 from app.core.services.keys import Vault, load_master
-from app.core.services.types import API_TOKEN_ACTIONS, Actor, AuthenticationError, NotFoundError
+from app.core.services.types import (
+    API_TOKEN_ACTIONS,
+    Actor,
+    AuthenticationError,
+    DatabaseBusyError,
+    NotFoundError,
+)
 from app.core.store import Dataset, Membership, Release, User, make_engine, session_factory, transaction, utcnow
 from app.core.throttle import LoginThrottle
 
+#: SQLSTATEs of transactions PostgreSQL aborted because of concurrent ones (deadlock detected,
+#: serialization failure, lock not available): retrying the whole transaction is the remedy.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+RETRIES = 4
+
 SYSTEM_ACTOR = "system"
+
+
+def database_error(exc: DBAPIError) -> Exception:
+    """A clean error for a failed database statement (the driver's message quotes SQL)."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in RETRYABLE_SQLSTATES or "database is locked" in str(orig):
+        return DatabaseBusyError()
+    from synthgen.errors import InternalError
+
+    return InternalError(f"database error ({type(orig).__name__ if orig else type(exc).__name__}); nothing was "
+                         "changed")
+
+
+def with_retries(fn: Callable[[], Any]) -> Any:
+    """Run the whole operation ``fn`` again (at most :data:`RETRIES` times, with a short growing
+    pause) when the database aborted it because of concurrent transactions."""
+    import random
+    import time
+
+    for attempt in range(RETRIES):
+        try:
+            return fn()
+        except DatabaseBusyError:
+            if attempt == RETRIES - 1:
+                raise
+            # jitter (not DP noise: only decorrelates retries of colliding transactions)
+            time.sleep(0.02 * 2 ** attempt * (1 + random.random()))  # noqa: S311
 WORKER_ACTOR = "worker"
 
 
@@ -182,6 +222,8 @@ class Runtime:
                             target=op.target if op else target, details=details)
             except Exception:  # noqa: BLE001 - never mask the original error
                 pass
+            if isinstance(exc, DBAPIError):  # the driver's message quotes SQL: never show it
+                raise database_error(exc) from None
             raise
         for fn in op.after_commit:
             fn()

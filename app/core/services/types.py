@@ -43,6 +43,16 @@ class ThrottledError(AuthenticationError):
         super().__init__(f"too many failed sign-ins; try again in {self.retry_after} seconds", reason="throttled")
 
 
+class DatabaseBusyError(SynthgenError):
+    """The database refused the transaction because of concurrent work (a deadlock or a
+    serialization failure on PostgreSQL, a lock timeout on SQLite). Nothing was changed; the
+    services retry a few times before raising it. The message never carries SQL."""
+
+    def __init__(self, message: str = "the database was busy with concurrent requests; nothing was changed, "
+                                      "please try again"):
+        super().__init__(message)
+
+
 class NotFoundError(SynthgenError):
     """The dataset, release, user or token id does not exist (or was deleted)."""
 

@@ -30,7 +30,7 @@ from typing import Callable
 @dataclass(frozen=True)
 class ThrottlePolicy:
     free_per_source: int = 20  # failures from one address before it is slowed (any user names)
-    free_per_pair: int = 5  # failures for one account from one address
+    free_per_pair: int = 4  # failures for one account from one address (the 5th is slowed)
     free_per_account: int = 20  # failures for one account from addresses it never signed in from
     base_delay: float = 1.0  # seconds after the first failure over the allowance; doubles each time
     max_delay: float = 900.0

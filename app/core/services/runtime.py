@@ -19,12 +19,13 @@ same one-entry-per-transaction rule, with the actor named by the caller.
 
 from __future__ import annotations
 
+import hmac
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -41,8 +42,9 @@ from app.core.services.types import (
     DatabaseBusyError,
     NotFoundError,
 )
-from app.core.store import Dataset, Membership, Release, User, make_engine, session_factory, transaction, utcnow
+from app.core.store import AuditHead, AuditRow, Dataset, Membership, Release, User, make_engine, session_factory, transaction, utcnow
 from app.core.throttle import LoginThrottle
+from synthgen.errors import InvalidInputError
 
 #: SQLSTATEs of transactions PostgreSQL aborted because of concurrent ones (deadlock detected,
 #: serialization failure, lock not available): retrying the whole transaction is the remedy.
@@ -62,6 +64,43 @@ def database_error(exc: DBAPIError) -> Exception:
 
     return InternalError(f"database error ({type(orig).__name__ if orig else type(exc).__name__}); nothing was "
                          "changed")
+
+
+class KeyMismatchError(InvalidInputError):
+    """The keys given to this process are not the ones the database was written with."""
+
+
+def _existing_state(engine) -> tuple[bool, set[str]]:
+    """(does the audit log hold entries, master key ids of the datasets' wrapped keys)."""
+    with engine.connect() as conn:
+        has_rows = conn.execute(select(AuditRow.seq).limit(1)).first() is not None
+        head = conn.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar_one_or_none()
+        used = {r[0] for r in conn.execute(select(Dataset.master_key_id).where(
+            Dataset.wrapped_data_key.is_not(None), Dataset.master_key_id.is_not(None)).distinct())}
+        conn.rollback()
+    return has_rows or bool(head), used
+
+
+def _check_audit_key(engine, key: bytes) -> None:
+    """Raise :class:`KeyMismatchError` unless ``key`` signed this database's audit log: its
+    signed head, or (head missing or edited) one of its five newest entries."""
+    with engine.connect() as conn:
+        head = conn.execute(select(AuditHead.signed_head).where(AuditHead.id == 1)).scalar_one_or_none()
+        rows = conn.execute(select(AuditRow.entry_hash, AuditRow.signature).order_by(AuditRow.seq.desc())
+                            .limit(5)).all()
+        conn.rollback()
+    if not rows:
+        return
+    if head is not None:
+        try:
+            audit_mod.parse_head(head, key)
+            return
+        except InvalidInputError:
+            pass
+    if any(hmac.compare_digest(audit_mod.sign(key, h), sig) for h, sig in rows):
+        return
+    raise KeyMismatchError("the audit key does not match this database's audit log (wrong SYNTHGEN_KEY_DIR or "
+                           "SYNTHGEN_AUDIT_KEY?); nothing was written")
 
 
 def with_retries(fn: Callable[[], Any]) -> Any:
@@ -137,11 +176,26 @@ class Runtime:
             upgrade(engine)
             if brand_new:
                 messages.extend(set_aside_stale_witness(settings.audit_witness_file))
-        audit_key, msg = audit_mod.load_or_create_hmac_key(
-            settings.audit_key_env, settings.audit_key_file, settings.data_dir, settings.create_keys)
-        messages.append(msg)
-        master, msg = load_master(settings, engine)
-        messages.append(msg)
+        try:
+            log_exists, used_master_ids = _existing_state(engine)
+            # Keys are checked against the database before anything is written: a process started
+            # with another installation's key directory must not sign entries into this log (the
+            # chain would be broken for good) nor create fresh keys for a database that has data.
+            audit_key, msg = audit_mod.load_or_create_hmac_key(
+                settings.audit_key_env, settings.audit_key_file, settings.data_dir,
+                settings.create_keys and not log_exists)
+            messages.append(msg)
+            _check_audit_key(engine, audit_key)
+            master, msg = load_master(settings.with_(create_keys=False) if used_master_ids else settings, engine)
+            messages.append(msg)
+            if used_master_ids and master.key_id not in used_master_ids:
+                raise KeyMismatchError(
+                    f"the master key (id {master.key_id}) is not the key this database's datasets are encrypted with "
+                    f"({', '.join(sorted(used_master_ids))[:80]}): wrong SYNTHGEN_KEY_DIR or SYNTHGEN_MASTER_KEY? "
+                    "Nothing was written")
+        except BaseException:
+            engine.dispose()  # a refused start leaves no connection behind
+            raise
         runtime = cls(settings, engine, master, audit_key, messages)
         runtime.trail.ensure_head(runtime.factory)
         return runtime

@@ -42,7 +42,20 @@ from app.core.services.types import (
     DatabaseBusyError,
     NotFoundError,
 )
-from app.core.store import AuditHead, AuditRow, Dataset, Membership, Release, User, make_engine, session_factory, transaction, utcnow
+from app.core.store import (
+    ApiToken,
+    AuditHead,
+    AuditRow,
+    Dataset,
+    Membership,
+    Release,
+    User,
+    UserSession,
+    make_engine,
+    session_factory,
+    transaction,
+    utcnow,
+)
 from app.core.throttle import LoginThrottle
 from synthgen.errors import InvalidInputError
 
@@ -229,7 +242,24 @@ class Runtime:
             raise AuthenticationError("the account no longer exists; please sign in again")
         if user.disabled:
             raise AuthenticationError(f"account {user.username!r} is disabled")
+        self._check_credential(s, actor, user)
         return user
+
+    def _check_credential(self, s: Session, actor: Actor, user: User) -> None:
+        """The Actor is a claim; the session or API token it names must still be live."""
+        now = self.now()
+        if actor.via == "session":
+            row = s.get(UserSession, actor.session_id) if isinstance(actor.session_id, int) else None
+            if row is None or row.user_id != user.id or row.ended_at is not None:
+                raise AuthenticationError("not signed in (the session ended); please sign in again")
+            if identity.session_expired(row.created_at, row.last_seen_at, now, self.session_policy) is not None:
+                raise AuthenticationError("the session expired; please sign in again")
+        elif actor.via == "api_token":
+            row = s.get(ApiToken, actor.token_id) if isinstance(actor.token_id, int) else None
+            if row is None or row.user_id != user.id or row.revoked_at is not None or row.expires_at <= now:
+                raise AuthenticationError("API token is not valid (unknown, revoked or expired)")
+        else:
+            raise AuthenticationError("a signed-in actor is required")
 
     @contextmanager
     def op(self, actor: Actor | None, action: str, target: str, *, audit: bool = True) -> Iterator[Operation]:

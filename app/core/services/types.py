@@ -61,7 +61,9 @@ class NotFoundError(SynthgenError):
 class Actor:
     """Who is acting. Obtained from :meth:`Platform.actor_for_session` or
     :meth:`Platform.actor_for_api_token`; every service call re-reads the user, so a stale role
-    here never grants anything."""
+    here never grants anything, and checks the credential it names (``session_id`` or
+    ``token_id``) is still live: an Actor kept after logout, or built by hand without a
+    session, is refused."""
 
     user_id: int
     username: str
@@ -70,6 +72,9 @@ class Actor:
     #: id of the sign-in session (not its secret token), set by actor_for_session / login:
     #: lets a page that reruns on every click record a view once per session.
     session_id: int | None = field(default=None, compare=False)
+    #: id of the API token row (not its secret), set by actor_for_api_token: every call checks
+    #: that the token is still valid, so an Actor kept after revocation grants nothing.
+    token_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -305,6 +305,16 @@ _ERRORS = {
 ReleaseId = Path(..., ge=1, le=MAX_ID, description="release id")
 
 
+def _is_list(param) -> bool:
+    from typing import Union, get_args, get_origin
+
+    annotation = getattr(getattr(param, "field_info", None), "annotation", None)
+    args = [annotation]
+    if get_origin(annotation) is Union or type(annotation).__name__ == "UnionType":
+        args = list(get_args(annotation))
+    return any(get_origin(a) in (list, tuple, set, frozenset) for a in args)
+
+
 def _no_unknown_query(request: Request) -> None:
     """Refuse query parameters the operation does not declare (``?fromat=csv`` must not
     silently download Parquet)."""
@@ -313,12 +323,19 @@ def _no_unknown_query(request: Request) -> None:
     if dependant is None:
         return
     known: set[str] = set()
+    multi: set[str] = set()  # list-valued parameters (e.g. state=approved&state=published)
     stack = [dependant]
     while stack:
         d = stack.pop()
         known.update(p.alias for p in d.query_params)
+        multi.update(p.alias for p in d.query_params if _is_list(p))
         stack.extend(d.dependencies)
     unknown = sorted({k for k in request.query_params.keys() if k not in known})
+    repeated = sorted({k for k in request.query_params.keys()
+                       if k in known and k not in multi and len(request.query_params.getlist(k)) > 1})
+    if repeated:  # ?format=csv&format=parquet must not silently serve one of them
+        raise ApiError(422, "invalid_request", f"query parameter {repeated[0][:40]!r} given more than once; "
+                                               "give it once")
     if unknown:
         shown = ", ".join(repr(k[:40]) for k in unknown[:5])
         allowed = ", ".join(sorted(known)) or "none"

@@ -135,3 +135,12 @@ def test_dashboard_is_hardened_and_serves_https_only(world, local_ca, tmp_path):
         _plain_http_refused(port)
     finally:
         _stop(proc)
+
+
+def test_a_repeated_format_parameter_is_refused(server, world, ml_token):
+    r = httpx.get(f"{server.url}/api/v1/releases/{world.approved}/download?format=csv&format=parquet",
+                  headers={"Authorization": f"Bearer {ml_token}"})
+    assert r.status_code == 422 and "format" in r.json()["error"]["message"]
+    listed = httpx.get(f"{server.url}/api/v1/releases?state=approved&state=published",
+                       headers={"Authorization": f"Bearer {ml_token}"})
+    assert listed.status_code == 200 and listed.json()["releases"]  # list-valued parameters still repeat

@@ -63,3 +63,20 @@ def test_an_api_token_actor_stops_with_its_token(platform):
     platform.revoke_api_token(team.ml, info.id)
     with pytest.raises(AuthenticationError, match="not valid"):
         platform.get_release(token_actor, rel.id)
+
+
+def test_an_aborted_streamed_download_is_audited_as_aborted(platform):
+    team = make_team(platform)
+    _ds, rel = _approved(platform, team)
+    stream = platform.open_download(team.ml, rel.id, "csv")
+    chunks = iter(stream)
+    assert next(chunks)
+    chunks.close()  # the client went away before the end
+    entries = [e for e in platform.audit_log(team.admin, action="download") if e.details.get("release_id") == rel.id
+               or e.target == f"release:{rel.id}"]
+    assert [e.outcome for e in entries][-2:] == ["ok", "failed"]
+    assert entries[-1].details["error"] == "aborted" and 0 < entries[-1].details["bytes_sent"] <= stream.size
+    complete = platform.open_download(team.ml, rel.id, "csv")
+    assert b"".join(complete)
+    after = [e for e in platform.audit_log(team.admin, action="download") if e.target == f"release:{rel.id}"]
+    assert [e.outcome for e in after][-1] == "ok"  # a complete download leaves no abort entry

@@ -11,7 +11,10 @@ allowance (``base_delay`` doubling per further failure, at most ``max_delay``):
   attacker elsewhere cannot keep its owner out (the owner's usual address still gets through).
 
 A refused attempt is answered before any password hash is computed, so a flood costs the
-platform almost nothing. Nothing here locks an account: every counter forgets failures older
+platform almost nothing. :meth:`LoginThrottle.begin` counts an attempt as failed *before* its
+hash is checked (and :meth:`succeeded` takes it back): concurrent attempts therefore cannot all
+slip through the same free slot while the first ones are still hashing (eight threads of a flood
+otherwise ran eight Argon2 checks at every slot). Nothing here locks an account: every counter forgets failures older
 than ``window``, and a success from an address clears that address's pair counter.
 
 State lives in the process (the API and the dashboard each keep their own): it guards the
@@ -81,27 +84,47 @@ class LoginThrottle:
 
     def retry_after(self, username: str, source: str) -> float:
         """Seconds until an attempt for ``username`` from ``source`` may be checked (0: now)."""
-        now = self.clock()
         with self._lock:
-            wait = 0.0
-            for key, free in self._keys(username, source):
-                failures = self._recent(key, now)
-                if failures:
-                    wait = max(wait, failures[-1] + self._delay(failures, free) - now)
-            return max(0.0, wait)
+            return self._retry_after(username, source, self.clock())
+
+    def _retry_after(self, username: str, source: str, now: float) -> float:
+        wait = 0.0
+        for key, free in self._keys(username, source):
+            failures = self._recent(key, now)
+            if failures:
+                wait = max(wait, failures[-1] + self._delay(failures, free) - now)
+        return max(0.0, wait)
+
+    def begin(self, username: str, source: str) -> float:
+        """Atomically: the seconds to wait (the attempt is refused, nothing counted), or 0 and
+        the attempt is counted as a failure until :meth:`succeeded` takes it back."""
+        with self._lock:
+            wait = self._retry_after(username, source, self.clock())
+            if wait <= 0:
+                self._count(username, source, self.clock())
+            return wait
 
     def failed(self, username: str, source: str) -> None:
-        now = self.clock()
         with self._lock:
-            if len(self._counters) >= self.policy.max_keys:
-                self._forget_oldest()
-            for key, _free in self._keys(username, source):
-                self._recent(key, now)
-                self._counters.setdefault(key, _Counter()).failures.append(now)
+            self._count(username, source, self.clock())
 
-    def succeeded(self, username: str, source: str) -> None:
+    def _count(self, username: str, source: str, now: float) -> None:
+        if len(self._counters) >= self.policy.max_keys:
+            self._forget_oldest()
+        for key, _free in self._keys(username, source):
+            self._recent(key, now)
+            self._counters.setdefault(key, _Counter()).failures.append(now)
+
+    def succeeded(self, username: str, source: str, *, counted: bool = True) -> None:
+        """A sign-in succeeded: take back the failure :meth:`begin` counted (``counted``),
+        clear the account+address counter and trust the address for the account."""
         account = self._account(username)
         with self._lock:
+            if counted:
+                for key, _free in self._keys(username, source):
+                    counter = self._counters.get(key)
+                    if counter is not None and counter.failures:
+                        counter.failures.pop()
             self._counters.pop(("pair", account, source), None)
             trusted = self._trusted.setdefault(account, set())
             if len(trusted) < 100:

@@ -67,11 +67,11 @@ def test_success_clears_the_pair_but_not_the_address(clock):
     for _ in range(4):
         t.failed("mallory", "10.0.0.5")
     assert t.retry_after("mallory", "10.0.0.5") > 0
-    t.succeeded("mallory", "10.0.0.5")
+    t.succeeded("mallory", "10.0.0.5", counted=False)
     assert t.retry_after("mallory", "10.0.0.5") == 0
     for i in range(11):  # own successes do not reset the per-address spraying counter
         t.failed(f"victim{i}", "10.0.0.5")
-        t.succeeded("mallory", "10.0.0.5")
+        t.succeeded("mallory", "10.0.0.5", counted=False)
     assert t.retry_after("victim0", "10.0.0.5") > 0
 
 
@@ -80,3 +80,13 @@ def test_memory_is_bounded(clock):
     for i in range(5000):
         t.failed(f"u{i}", f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
     assert len(t._counters) <= 1000 + 3
+
+
+def test_concurrent_attempts_cannot_share_one_free_slot(clock):
+    t = LoginThrottle(POLICY, clock)
+    for _ in range(3):
+        t.failed("alice", "10.0.0.9")
+    admitted = [t.begin("alice", "10.0.0.9") == 0 for _ in range(8)]  # eight at once, none finished
+    assert admitted == [True] + [False] * 7
+    t.succeeded("alice", "10.0.0.9")  # the admitted one had the right password
+    assert t.retry_after("alice", "10.0.0.9") == 0

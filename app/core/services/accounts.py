@@ -113,7 +113,7 @@ class Accounts:
         source = str(source or "local")[:64]
         name = username if isinstance(username, str) else ""
         throttle = self.rt.login_throttle
-        wait = throttle.retry_after(name, source)
+        wait = throttle.begin(name, source)  # counts this attempt as failed until it succeeds
         if wait > 0:
             self.rt.record(actor="anonymous", action="login", outcome="failed", target="user:unknown",
                            details={"reason": "throttled", "source": source})
@@ -153,7 +153,6 @@ class Accounts:
                 self.rt.append_audit(s, actor=user.username, action="login", outcome="ok", target=f"user:{user.id}",
                                      details={"method": "password", "source": source})
         if result is None:
-            throttle.failed(name, source)
             raise AuthenticationError("user name or password is wrong")
         throttle.succeeded(name, source)
         return result

@@ -23,6 +23,7 @@ hashing cost and the guessing rate, not a security boundary that must survive a 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -39,6 +40,10 @@ class ThrottlePolicy:
     max_delay: float = 900.0
     window: float = 3600.0  # failures older than this are forgotten
     max_keys: int = 100_000  # memory bound under a flood of distinct addresses/names
+    #: password checks running at once in this process (Argon2 is CPU- and memory-hard: a flood
+    #: must leave cores to everything else), and per source address
+    max_concurrent_checks: int = max(1, (os.cpu_count() or 2) // 2)
+    slot_wait: float = 2.0  # seconds an attempt waits for a free check before it is refused
 
 
 @dataclass
@@ -52,6 +57,8 @@ class LoginThrottle:
         self._lock = threading.Lock()
         self._counters: dict[tuple, _Counter] = {}
         self._trusted: dict[str, set[str]] = {}  # account -> addresses it signed in from
+        self._inflight: dict[str, int] = {}  # source -> checks running
+        self._slots = threading.BoundedSemaphore(policy.max_concurrent_checks)
 
     @staticmethod
     def _account(username: str) -> str:
@@ -96,13 +103,37 @@ class LoginThrottle:
         return max(0.0, wait)
 
     def begin(self, username: str, source: str) -> float:
-        """Atomically: the seconds to wait (the attempt is refused, nothing counted), or 0 and
-        the attempt is counted as a failure until :meth:`succeeded` takes it back."""
+        """The seconds to wait (the attempt is refused, nothing counted), or 0: the attempt may
+        check its password now, holds one of the process's check slots until :meth:`end`, and
+        counts as a failure until :meth:`succeeded` takes it back. One check at a time per
+        source address."""
         with self._lock:
+            if self._inflight.get(source, 0) > 0:
+                return 1.0
             wait = self._retry_after(username, source, self.clock())
-            if wait <= 0:
-                self._count(username, source, self.clock())
-            return wait
+            if wait > 0:
+                return wait
+            self._inflight[source] = self._inflight.get(source, 0) + 1
+        if not self._slots.acquire(timeout=self.policy.slot_wait):
+            with self._lock:
+                self._release_source(source)
+            return 1.0
+        with self._lock:
+            self._count(username, source, self.clock())
+        return 0.0
+
+    def end(self, source: str) -> None:
+        """The password check admitted by :meth:`begin` is over."""
+        self._slots.release()
+        with self._lock:
+            self._release_source(source)
+
+    def _release_source(self, source: str) -> None:
+        n = self._inflight.get(source, 0) - 1
+        if n > 0:
+            self._inflight[source] = n
+        else:
+            self._inflight.pop(source, None)
 
     def failed(self, username: str, source: str) -> None:
         with self._lock:

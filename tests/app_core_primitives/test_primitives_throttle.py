@@ -88,5 +88,14 @@ def test_concurrent_attempts_cannot_share_one_free_slot(clock):
         t.failed("alice", "10.0.0.9")
     admitted = [t.begin("alice", "10.0.0.9") == 0 for _ in range(8)]  # eight at once, none finished
     assert admitted == [True] + [False] * 7
+    t.end("10.0.0.9")
     t.succeeded("alice", "10.0.0.9")  # the admitted one had the right password
     assert t.retry_after("alice", "10.0.0.9") == 0
+
+
+def test_checks_in_flight_are_bounded_per_process(clock):
+    t = LoginThrottle(ThrottlePolicy(max_concurrent_checks=2, slot_wait=0.05), clock)
+    assert t.begin("a", "10.0.0.1") == 0 and t.begin("b", "10.0.0.2") == 0
+    assert t.begin("c", "10.0.0.3") > 0  # both slots busy: refused after a short wait, not queued forever
+    t.end("10.0.0.1")
+    assert t.begin("c", "10.0.0.3") == 0

@@ -118,18 +118,21 @@ class Accounts:
             self.rt.record(actor="anonymous", action="login", outcome="failed", target="user:unknown",
                            details={"reason": "throttled", "source": source})
             raise ThrottledError(wait)
-        with self.rt.transaction() as s:  # a short read: no hashing while the lock is held
-            user = None
-            if USERNAME_RE.match(name):
-                user = s.execute(select(User).where(User.username == name)).scalar_one_or_none()
-            stored = (user.id, user.password_hash, user.disabled) if user is not None else None
-        pw = password if isinstance(password, str) else ""
-        if stored is None or not stored[1]:
-            identity.verify_password(_DummyHash.get(), pw)  # same cost as a known user name
-            ok = False
-        else:
-            ok = identity.verify_password(stored[1], pw)
-        rehash = identity.hash_password(pw) if ok and identity.needs_rehash(stored[1]) else None
+        try:
+            with self.rt.transaction() as s:  # a short read: no hashing while the lock is held
+                user = None
+                if USERNAME_RE.match(name):
+                    user = s.execute(select(User).where(User.username == name)).scalar_one_or_none()
+                stored = (user.id, user.password_hash, user.disabled) if user is not None else None
+            pw = password if isinstance(password, str) else ""
+            if stored is None or not stored[1]:
+                identity.verify_password(_DummyHash.get(), pw)  # same cost as a known user name
+                ok = False
+            else:
+                ok = identity.verify_password(stored[1], pw)
+            rehash = identity.hash_password(pw) if ok and identity.needs_rehash(stored[1]) else None
+        finally:
+            throttle.end(source)
         result: SessionInfo | None = None
         with self.rt.transaction() as s:
             user = s.execute(lock_for_update(select(User).where(User.id == stored[0]), s)).scalar_one_or_none() \

@@ -70,8 +70,9 @@ def evaluate(platform, now: datetime, rules: AlertRules = AlertRules()) -> list[
     factory = session_factory(platform.engine)
     with factory() as s:
         since = _iso(now - rules.login_window)
-        failed = s.execute(select(func.count()).select_from(AuditRow).where(
-            AuditRow.action == "login", AuditRow.outcome != "ok", AuditRow.at >= since)).scalar_one()
+        # refused attempts of a flood are one entry per address and minute, with their count
+        failed = sum(int(json.loads(d).get("refused", 1)) for d in s.execute(select(AuditRow.details_json).where(
+            AuditRow.action == "login", AuditRow.outcome != "ok", AuditRow.at >= since)).scalars())
         if failed >= rules.failed_logins:
             alerts.append(Alert("failed_login_burst", "failed_logins", "warning",
                                 f"{failed} failed sign-ins in the last {rules.login_window.total_seconds() / 60:g} "

@@ -58,6 +58,7 @@ class LoginThrottle:
         self._counters: dict[tuple, _Counter] = {}
         self._trusted: dict[str, set[str]] = {}  # account -> addresses it signed in from
         self._inflight: dict[str, int] = {}  # source -> checks running
+        self._refusals: dict[str, tuple[float, int]] = {}  # source -> (last reported, refused since)
         self._slots = threading.BoundedSemaphore(policy.max_concurrent_checks)
 
     @staticmethod
@@ -121,6 +122,22 @@ class LoginThrottle:
         with self._lock:
             self._count(username, source, self.clock())
         return 0.0
+
+    def refusal_to_report(self, source: str, every: float = 60.0) -> int:
+        """Count a refused attempt from ``source``; returns how many to report now (0: not yet).
+        The audit log gets one entry per address and minute under a flood, not one per attempt
+        (a flood must not fill the log either)."""
+        now = self.clock()
+        with self._lock:
+            last, pending = self._refusals.get(source, (float("-inf"), 0))
+            pending += 1
+            if now - last >= every:
+                if len(self._refusals) >= self.policy.max_keys:
+                    self._refusals.clear()
+                self._refusals[source] = (now, 0)
+                return pending
+            self._refusals[source] = (last, pending)
+            return 0
 
     def end(self, source: str) -> None:
         """The password check admitted by :meth:`begin` is over."""

@@ -74,3 +74,17 @@ def test_spraying_and_unknown_names_are_throttled_per_address(platform):
     admin = platform.login("admin", PASSWORD).actor
     throttled = [e for e in platform.audit_log(admin, action="login") if e.details.get("reason") == "throttled"]
     assert throttled and throttled[-1].details["source"] == "203.0.113.7"
+
+
+def test_a_flood_of_refused_attempts_writes_one_entry_per_address_and_minute(platform):
+    make_team(platform)
+    for i in range(25):
+        with pytest.raises(AuthenticationError):
+            platform.login(f"bot{i}", "x", source="203.0.113.99")
+    for _ in range(50):
+        with pytest.raises(ThrottledError):
+            platform.login("bot", "x", source="203.0.113.99")
+    admin = platform.login("admin", PASSWORD).actor
+    throttled = [e for e in platform.audit_log(admin, action="login", limit=10_000)
+                 if e.details.get("reason") == "throttled"]
+    assert len(throttled) == 1 and throttled[0].details["refused"] == 1  # the rest is counted for the next

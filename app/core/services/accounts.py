@@ -3,9 +3,13 @@ OpenID Connect sign-in, session tokens.
 
 Rules kept here:
 
-* A sign-in attempt writes exactly one ``login`` audit entry, ok or failed, whichever branch
-  refused it; the message never tells a wrong user name from a wrong password, and an unknown
-  user costs the same Argon2 verification as a known one (timing).
+* A checked sign-in attempt writes exactly one ``login`` audit entry, ok or failed, whichever
+  branch refused it; attempts refused by the throttle before any check are written as one entry
+  per address and minute with their count (``refused``), so a flood cannot fill the log. The
+  message never tells a wrong user name from a wrong password, and an unknown user costs the
+  same Argon2 verification as a known one (timing).
+* The password hash is checked outside any database transaction, after the throttle
+  (:mod:`app.core.throttle`) admitted the attempt; no account is ever locked.
 * Passwords are stored as Argon2id hashes only; a session token is shown once, only its hash is
   stored; idle and absolute timeouts are enforced on every use, and a disabled account's
   sessions stop on their next use.
@@ -115,8 +119,10 @@ class Accounts:
         throttle = self.rt.login_throttle
         wait = throttle.begin(name, source)  # counts this attempt as failed until it succeeds
         if wait > 0:
-            self.rt.record(actor="anonymous", action="login", outcome="failed", target="user:unknown",
-                           details={"reason": "throttled", "source": source})
+            refused = throttle.refusal_to_report(source)
+            if refused:  # one entry per address and minute under a flood, with the count
+                self.rt.record(actor="anonymous", action="login", outcome="failed", target="user:unknown",
+                               details={"reason": "throttled", "source": source, "refused": refused})
             raise ThrottledError(wait)
         try:
             with self.rt.transaction() as s:  # a short read: no hashing while the lock is held

@@ -279,6 +279,9 @@ class Platform:
                       states: tuple[str, ...] | None = None) -> list[ReleaseInfo]:
         return self.releases.list_releases(actor, dataset_id=dataset_id, states=states)
 
+    def find_visible_release(self, actor: Actor, release_id: int) -> ReleaseInfo | None:
+        return self.releases.find_visible_release(actor, release_id)
+
     def get_release(self, actor: Actor, release_id: int) -> ReleaseInfo:
         return self.releases.get_release(actor, release_id)
 

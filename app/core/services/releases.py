@@ -193,6 +193,16 @@ class Releases:
             may_see = self._release_visibility(s, op.user)
             return views.release_infos(s, [r for r in s.execute(q).scalars() if may_see(r)])
 
+    def find_visible_release(self, actor: Actor, release_id: int) -> ReleaseInfo | None:
+        """The release if ``actor`` may see it, else None: for front ends that answer "no such
+        release" for one the caller may not see (its existence is not revealed). No audit entry
+        (a metadata read, like listing); raises only for an invalid actor."""
+        with self.rt.op(actor, "list_releases", f"release:{release_id}", audit=False) as op:
+            rel = op.session.get(Release, release_id) if isinstance(release_id, int) else None
+            if rel is None or op.user is None or not self._release_visibility(op.session, op.user)(rel):
+                return None
+            return views.release_info(op.session, rel)
+
     def get_release(self, actor: Actor, release_id: int) -> ReleaseInfo:
         with self.rt.op(actor, "list_releases", f"release:{release_id}", audit=False) as op:
             return views.release_info(op.session, self.visible_release(op, release_id))
@@ -237,9 +247,7 @@ class Releases:
                 rel = self.visible_release(op, release_id, "view_release_card")
                 name = CARD_ML
             elif audience == "full":
-                rel = self.rt.release(op.session, release_id)
-                op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
-                self.rt.authorize(op, "view_risk_report", rel.dataset_id)
+                rel = self.rt.authorize_release(op, "view_risk_report", release_id)
                 name = CARD_FULL
             else:
                 raise InvalidInputError(f"audience ({str(audience)[:20]!r}) must be 'ml' or 'full'")
@@ -252,9 +260,7 @@ class Releases:
         """The full evaluation report (decrypted) for reviewers. Audited once per sign-in
         session and release (see :meth:`_view_recorded`)."""
         with self.rt.op(actor, "view_risk_report", f"release:{release_id}") as op:
-            rel = self.rt.release(op.session, release_id)
-            op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
-            self.rt.authorize(op, "view_risk_report", rel.dataset_id)
+            rel = self.rt.authorize_release(op, "view_risk_report", release_id)
             if rel.report_enc is None:
                 raise InvalidInputError(f"release {rel.id} has no evaluation report yet: it is {rel.state!r}")
             ds = op.session.get(Dataset, rel.dataset_id)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from synthgen.budget import CONVERSION, PrivacyBudget
-from synthgen.errors import SynthgenError
+from synthgen.errors import ConflictError, NotAuthenticatedError, NotFoundError  # noqa: F401 - NotFoundError re-exported
 
 Audience = Literal["full", "ml"]
 DownloadFormat = Literal["csv", "parquet", "card", "manifest", "bundle"]
@@ -21,7 +21,7 @@ DownloadFormat = Literal["csv", "parquet", "card", "manifest", "bundle"]
 API_TOKEN_ACTIONS = frozenset({"list_releases", "view_release_card", "download", "view_dataset", "list_datasets"})
 
 
-class AuthenticationError(SynthgenError):
+class AuthenticationError(NotAuthenticatedError):
     """Unknown user, wrong password, throttled, disabled, or an expired/revoked session or token.
 
     The message never says which of user name or password was wrong. ``reason`` (a short code
@@ -43,7 +43,7 @@ class ThrottledError(AuthenticationError):
         super().__init__(f"too many failed sign-ins; try again in {self.retry_after} seconds", reason="throttled")
 
 
-class DatabaseBusyError(SynthgenError):
+class DatabaseBusyError(ConflictError):
     """The database refused the transaction because of concurrent work (a deadlock or a
     serialization failure on PostgreSQL, a lock timeout on SQLite). Nothing was changed; the
     services retry a few times before raising it. The message never carries SQL."""
@@ -51,10 +51,6 @@ class DatabaseBusyError(SynthgenError):
     def __init__(self, message: str = "the database was busy with concurrent requests; nothing was changed, "
                                       "please try again"):
         super().__init__(message)
-
-
-class NotFoundError(SynthgenError):
-    """The dataset, release, user or token id does not exist (or was deleted)."""
 
 
 @dataclass(frozen=True)
@@ -228,5 +224,5 @@ class ApiTokenInfo:
 
 
 
-class ApprovalRefusedError(SynthgenError):
+class ApprovalRefusedError(ConflictError):
     """An approval breaks the release policy (failed gate / non-DP without an allowed override)."""

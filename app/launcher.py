@@ -9,8 +9,12 @@
    dashboard's Streamlit secrets file (``[auth]``, mode 0600, in the key directory, never in the
    repository) and points Streamlit at it with ``--secrets.files``;
 5. starts the worker, the HTTP API (when ``app.api`` exposes ``create_app``) and the dashboard
-   (``streamlit run app/ui/streamlit_app.py``) as child processes and prints the URLs;
-6. Ctrl-C (or SIGTERM) stops the children.
+   (``streamlit run app/ui/streamlit_app.py`` through :mod:`app.ui.serve`, which adds security
+   headers) as child processes and prints the URLs; with ``SYNTHGEN_TLS_CERT_FILE`` and
+   ``SYNTHGEN_TLS_KEY_FILE`` set, both serve HTTPS only;
+6. supervises them (:mod:`app.supervisor`): a child that dies is restarted, the others keep
+   running; a job whose worker died is requeued by the new worker;
+7. Ctrl-C (or SIGTERM) stops the children.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ import argparse
 import importlib.util
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from app.core.crypto import write_secret_file
+from app.supervisor import Supervisor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,27 +108,31 @@ def main(argv: list[str] | None = None) -> int:
 
     env = {**os.environ, **settings.to_env(), "SYNTHGEN_DEMO": "1" if load_demo else "0"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
-    children: list[tuple[str, subprocess.Popen]] = []
+    supervisor = Supervisor(env=env, cwd=str(REPO), log=lambda m: print(f"[synthgen] {m}", flush=True))
+    scheme = "https" if settings.tls else "http"
 
-    def start(name: str, cmd: list[str]) -> None:
-        children.append((name, subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)))
-
-    start("worker", [sys.executable, "-m", "app.core.worker"])
+    supervisor.add("worker", [sys.executable, "-m", "app.core.worker"])
     api_url = None
     if not args.no_api and _api_available():
-        start("api", [sys.executable, "-m", "uvicorn", "app.api:create_app", "--factory", "--host", "127.0.0.1",
-                      "--port", str(args.api_port), "--log-level", "warning"])
-        api_url = f"http://127.0.0.1:{args.api_port}"
-    dashboard = [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "ui" / "streamlit_app.py"),
+        api = [sys.executable, "-m", "uvicorn", "app.api:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(args.api_port), "--log-level", "warning", "--no-server-header"]
+        if settings.tls:
+            api += ["--ssl-certfile", str(settings.tls_cert_file), "--ssl-keyfile", str(settings.tls_key_file)]
+        supervisor.add("api", api)
+        api_url = f"{scheme}://127.0.0.1:{args.api_port}"
+    dashboard = [sys.executable, "-m", "app.ui.serve", "run", str(REPO / "app" / "ui" / "streamlit_app.py"),
                  "--server.port", str(args.port), "--server.address", args.address,
                  "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    if settings.tls:
+        dashboard += ["--server.sslCertFile", str(settings.tls_cert_file),
+                      "--server.sslKeyFile", str(settings.tls_key_file)]
     secrets_file = write_dashboard_secrets(settings)
     if secrets_file is not None:
         dashboard += ["--secrets.files", str(secrets_file)]
         print(f"[synthgen] dashboard sign-in with {settings.oidc.provider_name} (OIDC) enabled; "
               f"redirect URI {settings.oidc.redirect_uri.replace('{port}', str(args.port))}", flush=True)
-    start("dashboard", dashboard)
-    print(f"[synthgen] dashboard: http://{args.address}:{args.port}", flush=True)
+    supervisor.add("dashboard", dashboard)
+    print(f"[synthgen] dashboard: {scheme}://{args.address}:{args.port}", flush=True)
     if api_url:
         print(f"[synthgen] HTTP API:  {api_url}", flush=True)
     print("[synthgen] worker running; press Ctrl-C to stop everything", flush=True)
@@ -140,23 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         while not stopping:
-            for name, proc in children:
-                rc = proc.poll()
-                if rc is not None:
-                    print(f"[synthgen] {name} exited with code {rc}; stopping", flush=True)
-                    stopping, code = True, (rc or 1)
-                    break
+            supervisor.poll()
             time.sleep(0.5)
     finally:
-        for _name, proc in children:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for _name, proc in children:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        supervisor.stop()
         print("[synthgen] stopped", flush=True)
     return code
 

@@ -102,6 +102,10 @@ class Column:
         name = self.name
         if not isinstance(name, str) or not name.strip():
             raise SchemaError(f"column name ({name!r}) must be a non-empty string")
+        check_visible_text(name, "column name", MAX_COLUMN_NAME_CHARS)
+        if not isinstance(self.description, str) or len(self.description) > MAX_DESCRIPTION_CHARS:
+            raise SchemaError(f"column '{name[:64]}': description must be text of at most {MAX_DESCRIPTION_CHARS} "
+                              "characters")
         if self.kind not in KINDS:
             raise SchemaError(f"column '{name}': kind ({self.kind!r}) must be one of {', '.join(KINDS)}")
         if self.role not in ROLES:
@@ -305,6 +309,26 @@ class PrivacyUnit:
         return {"person_column": self.person_column, "max_rows": self.max_rows}
 
 
+MAX_COLUMN_NAME_CHARS = 128
+MAX_DESCRIPTION_CHARS = 2_000
+MAX_NOTES_CHARS = 20_000
+
+
+def check_visible_text(value: str, what: str, max_chars: int) -> None:
+    """Refuse names that would display differently from what they are: control and format
+    characters (right-to-left overrides such as U+202E, zero-width joiners, BOMs), line and
+    paragraph separators, unpaired surrogates; and names longer than ``max_chars``."""
+    import unicodedata
+
+    if len(value) > max_chars:
+        raise SchemaError(f"{what} ({value[:40]!r}...) must be at most {max_chars} characters")
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
+            shown = value.encode("ascii", "backslashreplace").decode("ascii")[:80]
+            raise SchemaError(f"{what} ({shown}) must not contain control or direction-changing characters "
+                              f"(found U+{ord(ch):04X})")
+
+
 @dataclass(frozen=True)
 class Schema:
     """The public description of a table: its columns, privacy unit and provenance."""
@@ -320,6 +344,9 @@ class Schema:
         object.__setattr__(self, "columns", cols)
         if not cols:
             raise SchemaError("columns must list at least one column")
+        if not isinstance(self.notes, str) or len(self.notes) > MAX_NOTES_CHARS:
+            raise SchemaError(f"notes ({len(self.notes) if isinstance(self.notes, str) else type(self.notes).__name__}"
+                              f" characters) must be text of at most {MAX_NOTES_CHARS} characters")
         names = [c.name for c in cols]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

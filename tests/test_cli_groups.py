@@ -18,7 +18,7 @@ def commands(parser: argparse.ArgumentParser) -> set[str]:
 
 def test_every_package_contributes_its_groups():
     assert commands(build_parser()) == {"schema", "fit", "sample", "evaluate", "releases", "token", "user", "keys",
-                                        "audit", "worker", "site", "federate"}
+                                        "audit", "worker", "site", "federate", "admin"}
 
 
 def test_a_module_added_to_app_cli_commands_is_found(monkeypatch, tmp_path):

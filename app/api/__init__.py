@@ -42,36 +42,21 @@ from app.api.errors import ApiError, install_error_handlers
 from app.api.models import Health
 from app.core.config import Settings
 from app.core.services import Platform
+from app.web_security import SecurityHeaders
 
 __all__ = ["create_app", "serve", "API_PREFIX"]
 
 API_PREFIX = "/api/v1"
 
 
-class _SecurityHeaders:
-    """Pure ASGI middleware (does not buffer streamed bodies): nosniff and no framing."""
+def _is_list(param) -> bool:
+    from typing import Union, get_args, get_origin
 
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                for name, value in ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                                    (b"referrer-policy", b"no-referrer")):
-                    if name not in names:
-                        headers.append((name, value))
-                if b"cache-control" not in names and not scope["path"].endswith("/download"):
-                    headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    annotation = getattr(getattr(param, "field_info", None), "annotation", None)
+    args = [annotation]
+    if get_origin(annotation) is Union or type(annotation).__name__ == "UnionType":
+        args = list(get_args(annotation))
+    return any(get_origin(a) in (list, tuple, set, frozenset) for a in args)
 
 
 def _no_unknown_query(request: Request) -> None:
@@ -82,12 +67,19 @@ def _no_unknown_query(request: Request) -> None:
     if dependant is None:
         return
     known: set[str] = set()
+    multi: set[str] = set()  # list-valued parameters (e.g. state=approved&state=published)
     stack = [dependant]
     while stack:
         d = stack.pop()
         known.update(p.alias for p in d.query_params)
+        multi.update(p.alias for p in d.query_params if _is_list(p))
         stack.extend(d.dependencies)
     unknown = sorted({k for k in request.query_params.keys() if k not in known})
+    repeated = sorted({k for k in request.query_params.keys()
+                       if k in known and k not in multi and len(request.query_params.getlist(k)) > 1})
+    if repeated:  # ?format=csv&format=parquet must not silently serve one of them
+        raise ApiError(422, "invalid_request", f"query parameter {repeated[0][:40]!r} given more than once; "
+                                               "give it once")
     if unknown:
         shown = ", ".join(repr(k[:40]) for k in unknown[:5])
         allowed = ", ".join(sorted(known)) or "none"
@@ -113,12 +105,31 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                   lifespan=lifespan, dependencies=[Depends(_no_unknown_query)])
     app.state.platform = platform
     install_error_handlers(app)
-    app.add_middleware(_SecurityHeaders)
+    app.add_middleware(SecurityHeaders, csp_exempt=("/docs", "/redoc"))
 
     @app.get("/health", response_model=Health, tags=["meta"])
     @app.get(f"{API_PREFIX}/health", response_model=Health, tags=["meta"], include_in_schema=False)
     def health() -> Health:
         return Health(status="ok")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request):
+        """Prometheus metrics (``app.core.metrics``), for a scraper holding SYNTHGEN_METRICS_TOKEN."""
+        import hmac
+
+        from fastapi.responses import Response
+
+        from app.core import metrics as metrics_mod
+
+        p = request.app.state.platform
+        expected = p.settings.metrics_token
+        if expected is None:
+            raise ApiError(404, "not_found", "metrics are off: set SYNTHGEN_METRICS_TOKEN to turn them on")
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            raise ApiError(401, "unauthenticated", "metrics need 'Authorization: Bearer <SYNTHGEN_METRICS_TOKEN>'",
+                           {"WWW-Authenticate": 'Bearer realm="synthgen-metrics"'})
+        return Response(metrics_mod.render(p.engine), media_type=metrics_mod.CONTENT_TYPE)
 
     app.include_router(releases.router, prefix=API_PREFIX)
     app.include_router(tokens.router, prefix=API_PREFIX)
@@ -128,10 +139,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 def serve(host: str | None = None, port: int | None = None, settings: Settings | None = None,
           platform: Platform | None = None) -> None:
     """Run the API with uvicorn (blocking). Defaults: SYNTHGEN_API_HOST or 127.0.0.1,
-    SYNTHGEN_API_PORT or 8000."""
+    SYNTHGEN_API_PORT or 8000. With ``SYNTHGEN_TLS_CERT_FILE``/``SYNTHGEN_TLS_KEY_FILE`` set it
+    serves HTTPS only."""
     import uvicorn
 
+    settings = settings or (platform.settings if platform is not None else Settings.from_env())
     host = host or os.environ.get("SYNTHGEN_API_HOST") or "127.0.0.1"
     port = int(port or os.environ.get("SYNTHGEN_API_PORT") or 8000)
+    tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)} if settings.tls else {}
     uvicorn.run(create_app(settings, platform=platform), host=host, port=port, log_level="warning",
-                server_header=False)
+                server_header=False, **tls)

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 
 from app.api.errors import BEARER_CHALLENGE, ApiError, log
-from app.core.services import Actor, AuthenticationError, Platform
+from app.core.services import Actor, AuthenticationError, Platform, ThrottledError
 
 _bearer = HTTPBearer(auto_error=False, scheme_name="apiToken",
                      description="Personal API token (sgt_...): read-only access to releases.")
@@ -80,8 +80,11 @@ def password_actor(request: Request, basic: HTTPBasicCredentials | None = Depend
                        reason="missing")
         raise ApiError(401, "unauthenticated", "user name and password are required (HTTP Basic)",
                        {"WWW-Authenticate": 'Basic realm="synthgen"'})
+    source = request.client.host if request.client else "unknown"
     try:
-        session = platform.login(basic.username, basic.password)  # audits login ok/failed itself
+        session = platform.login(basic.username, basic.password, source=source)  # audits login ok/failed itself
+    except ThrottledError as exc:
+        raise ApiError(429, "too_many_requests", str(exc), {"Retry-After": str(exc.retry_after)}) from None
     except AuthenticationError as exc:
         raise ApiError(401, "unauthenticated", str(exc), {"WWW-Authenticate": 'Basic realm="synthgen"'}) from None
     return session.actor, session.token

@@ -56,6 +56,7 @@ ERROR_RESPONSES = {
     403: {"model": ErrorBody, "description": "authenticated, but not allowed"},
     404: {"model": ErrorBody, "description": "no such release, or one the caller may not see"},
     422: {"model": ErrorBody, "description": "malformed request"},
+    429: {"model": ErrorBody, "description": "too many failed sign-ins from this address: wait Retry-After seconds"},
 }
 
 

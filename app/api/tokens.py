@@ -14,7 +14,7 @@ from app.api.releases import MAX_ID
 from app.core.services import Actor
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
-_errors = {code: ERROR_RESPONSES[code] for code in (400, 401, 403, 422)}
+_errors = {code: ERROR_RESPONSES[code] for code in (400, 401, 403, 422, 429)}
 
 
 @router.post("", response_model=TokenOut, status_code=201, responses=_errors)

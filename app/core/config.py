@@ -25,6 +25,16 @@ Sign-in with an OpenID Connect provider (dashboard; off unless the first three a
 * ``SYNTHGEN_OIDC_MAX_AGE_SECONDS`` (default 300): how recent the provider's sign-in must be
   for the dashboard to open a platform session from it.
 
+TLS (off unless both are set): ``SYNTHGEN_TLS_CERT_FILE`` (PEM certificate chain) and
+``SYNTHGEN_TLS_KEY_FILE`` (PEM private key). The API and the dashboard then serve HTTPS only on
+their ports (a plain-HTTP request to them gets no answer), send HSTS and mark every cookie
+``Secure``. Behind a reverse proxy that terminates TLS, leave them unset and bind to loopback
+(see docs/operations.md).
+
+Monitoring: ``SYNTHGEN_METRICS_TOKEN`` (at least 32 characters) turns on ``GET /metrics`` on the
+API for a scraper that sends it as a bearer token; ``SYNTHGEN_ALERT_WEBHOOK_URL`` (https, or http
+on localhost) receives alerts as JSON (see ``app.core.alerts``).
+
 The launcher writes these into a Streamlit secrets file (``[auth]`` section, mode 0600, in the
 key directory) and points Streamlit at it; nothing secret is stored in the repository.
 """
@@ -143,6 +153,10 @@ class Settings:
     max_upload_bytes: int = 200 * 1024 * 1024
     eval_n_attacks: int | None = None  # anonymeter attacks per risk metric (None: evaluation default)
     oidc: OidcSettings | None = None  # dashboard sign-in with an OpenID Connect provider
+    tls_cert_file: Path | None = None  # PEM certificate chain: API and dashboard serve HTTPS only
+    tls_key_file: Path | None = None
+    metrics_token: str | None = field(default=None, repr=False)  # bearer token of /metrics (off when None)
+    alert_webhook_url: str | None = None  # alerts are also POSTed here (JSON)
 
     @property
     def dashboard_secrets_file(self) -> Path:
@@ -152,11 +166,31 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         object.__setattr__(self, "key_dir", Path(self.key_dir).expanduser().absolute())
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise InvalidInputError("SYNTHGEN_TLS_CERT_FILE and SYNTHGEN_TLS_KEY_FILE must be set together")
+        for name, value in (("SYNTHGEN_TLS_CERT_FILE", self.tls_cert_file), ("SYNTHGEN_TLS_KEY_FILE", self.tls_key_file)):
+            if value is not None:
+                path = Path(value).expanduser().absolute()
+                if not path.is_file():
+                    raise InvalidInputError(f"{name} ({str(path)[:200]}) must name a readable PEM file")
+                object.__setattr__(self, "tls_cert_file" if name.endswith("CERT_FILE") else "tls_key_file", path)
+        if self.metrics_token is not None and len(self.metrics_token) < 32:
+            raise InvalidInputError("SYNTHGEN_METRICS_TOKEN must be at least 32 characters of random text")
+        if self.alert_webhook_url is not None:
+            from app.core.oidc import is_https_or_loopback
+
+            if not is_https_or_loopback(self.alert_webhook_url):
+                raise InvalidInputError(f"SYNTHGEN_ALERT_WEBHOOK_URL ({self.alert_webhook_url[:80]!r}) must be an "
+                                        "https URL (http only on localhost)")
         if _inside(self.key_dir, self.data_dir):
             raise InvalidInputError(
                 f"key directory ({self.key_dir}) must be outside the data directory ({self.data_dir}): "
                 "a copy of the data directory must never carry its own keys"
             )
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
 
     @property
     def master_key_file(self) -> Path:
@@ -192,6 +226,8 @@ class Settings:
         kwargs = {}
         if env.get("SYNTHGEN_SESSION_IDLE_MINUTES"):
             kwargs["session_idle_timeout"] = timedelta(minutes=float(env["SYNTHGEN_SESSION_IDLE_MINUTES"]))
+        if env.get("SYNTHGEN_EVAL_N_ATTACKS"):
+            kwargs["eval_n_attacks"] = int(env["SYNTHGEN_EVAL_N_ATTACKS"])
         if env.get("SYNTHGEN_SESSION_ABSOLUTE_HOURS"):
             kwargs["session_absolute_timeout"] = timedelta(hours=float(env["SYNTHGEN_SESSION_ABSOLUTE_HOURS"]))
         return cls(
@@ -202,6 +238,10 @@ class Settings:
             audit_key_env=env.get("SYNTHGEN_AUDIT_KEY") or None,
             create_keys=create,
             oidc=OidcSettings.from_env(env),
+            tls_cert_file=Path(env["SYNTHGEN_TLS_CERT_FILE"]) if env.get("SYNTHGEN_TLS_CERT_FILE") else None,
+            tls_key_file=Path(env["SYNTHGEN_TLS_KEY_FILE"]) if env.get("SYNTHGEN_TLS_KEY_FILE") else None,
+            metrics_token=env.get("SYNTHGEN_METRICS_TOKEN") or None,
+            alert_webhook_url=env.get("SYNTHGEN_ALERT_WEBHOOK_URL") or None,
             **kwargs,
         )
 
@@ -213,8 +253,17 @@ class Settings:
             "SYNTHGEN_KEY_DIR": str(self.key_dir),
             "SYNTHGEN_CREATE_KEYS": "1" if self.create_keys else "0",
         }
+        if self.eval_n_attacks is not None:
+            env["SYNTHGEN_EVAL_N_ATTACKS"] = str(self.eval_n_attacks)
         if self.master_key_env:
             env["SYNTHGEN_MASTER_KEY"] = self.master_key_env
         if self.audit_key_env:
             env["SYNTHGEN_AUDIT_KEY"] = self.audit_key_env
+        if self.metrics_token:
+            env["SYNTHGEN_METRICS_TOKEN"] = self.metrics_token
+        if self.alert_webhook_url:
+            env["SYNTHGEN_ALERT_WEBHOOK_URL"] = self.alert_webhook_url
+        if self.tls:
+            env["SYNTHGEN_TLS_CERT_FILE"] = str(self.tls_cert_file)
+            env["SYNTHGEN_TLS_KEY_FILE"] = str(self.tls_key_file)
         return env

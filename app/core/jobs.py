@@ -9,8 +9,9 @@ whatever happens (failure, SIGKILL, rejection).
 A job's output is written as encrypted artifacts (temp file → fsync → rename) *before* the
 final transaction records their SHA-256 and moves the release to ``evaluated``; a worker killed
 in between leaves complete but unreferenced files (removed by ``Platform.sweep_orphans``) and a
-running job whose worker is dead, which :func:`recover_stale` marks failed (retryable: the
-release goes to ``failed``; ``Platform.retry_release`` requeues it).
+running job whose worker is dead, which :func:`recover_stale` puts back in the queue (at most
+:data:`MAX_ATTEMPTS` attempts in all, then the release goes to ``failed``; ``Platform.retry_release``
+requeues it with a new reservation).
 
 The queue works on the public :class:`~app.core.services.runtime.Runtime`: its transactions
 (:meth:`Runtime.transaction`), its audit trail (:meth:`Runtime.append_audit`, one entry per
@@ -45,6 +46,9 @@ from synthgen.errors import InvalidInputError, SynthgenError
 from synthgen.io import table_to_bytes
 
 JOB_KIND = "fit_evaluate"
+#: Attempts a job gets when its worker dies under it (SIGKILL, OOM, host restart) before it is
+#: marked failed: a job that kills its worker every time must not loop forever.
+MAX_ATTEMPTS = 3
 HOST = socket.gethostname()[:255]
 
 
@@ -318,14 +322,18 @@ def _pid_alive(pid: int) -> bool:
 
 
 def recover_stale(platform: Platform | Runtime, *, stale_after: timedelta | None = None) -> list[int]:
-    """Mark running jobs whose worker is gone as failed (retryable; budget stays spent).
+    """Put running jobs whose worker is gone back in the queue (failed after :data:`MAX_ATTEMPTS`).
 
     A worker is gone when its heartbeat is older than ``stale_after`` or, on this host, its
-    process no longer exists."""
+    process no longer exists. A requeued job keeps its reservation, which is already *spent*:
+    ``claim_next`` only marks ``reserved`` entries spent, so the retry charges nothing more.
+    Privacy: the interrupted attempt released nothing (its artifacts were never recorded and are
+    swept as orphans), so this reservation still pays for exactly one mechanism output that can
+    ever leave the platform. Returns the ids of the jobs recovered (requeued or failed)."""
     rt = runtime_of(platform)
     stale_after = stale_after or rt.settings.job_stale_after
     now = rt.now()
-    failed: list[int] = []
+    recovered: list[int] = []
     with rt.transaction() as s:
         candidates = s.execute(select(Job).where(Job.state == "running")).scalars().all()
         dead = []
@@ -340,17 +348,29 @@ def recover_stale(platform: Platform | Runtime, *, stale_after: timedelta | None
             job = s.execute(lock_for_update(select(Job).where(Job.id == job_id), s)).scalar_one()
             if job.state != "running":
                 continue
-            job.state = "failed"
-            job.error = "worker lost (killed or stopped heartbeating); retry the release"
-            job.finished_at = now
-            rel = s.get(Release, job.release_id)
-            if rel.state in ("draft", "running"):
-                rel_sm.fail(s, rel, job.error)
-            rt.append_audit(s, actor=WORKER_ACTOR, action="fit", outcome="failed", target=f"release:{rel.id}",
-                                   details={"release_id": rel.id, "dataset_id": rel.dataset_id, "job_id": job.id,
-                                            "error": "WorkerLost"})
-            failed.append(job_id)
-    return failed
+            rel = s.execute(lock_for_update(select(Release).where(Release.id == job.release_id), s)).scalar_one()
+            details = {"release_id": rel.id, "dataset_id": rel.dataset_id, "job_id": job.id,
+                       "attempt": job.attempts, "error": "WorkerLost"}
+            if job.attempts < MAX_ATTEMPTS and rel.state == "running":
+                job.state = "queued"
+                job.progress = 0.0
+                job.message = f"requeued: worker lost during attempt {job.attempts}"
+                job.worker_pid = None
+                job.heartbeat_at = None
+                rel_sm.requeue(s, rel)
+                rt.append_audit(s, actor=WORKER_ACTOR, action="requeue", outcome="ok",
+                               target=f"release:{rel.id}", details=details)
+            else:
+                job.state = "failed"
+                job.error = (f"worker lost (killed or stopped heartbeating) in {job.attempts} attempt(s); "
+                             "retry the release")
+                job.finished_at = now
+                if rel.state in ("draft", "running"):
+                    rel_sm.fail(s, rel, job.error)
+                rt.append_audit(s, actor=WORKER_ACTOR, action="fit", outcome="failed",
+                               target=f"release:{rel.id}", details=details)
+            recovered.append(job_id)
+    return recovered
 
 
 def run_one(platform: Platform | Runtime, pipeline: Pipeline | None = None) -> str | None:

@@ -5,12 +5,14 @@
     draft ──start──▶ running ──evaluated──▶ evaluated ──approve──▶ approved ──publish──▶ published
                         │                       │                     │                     │
                         └──fail──▶ failed       └──reject──▶ rejected └──revoke──▶ revoked ◀─┘
-                                     │
-                                     └──retry──▶ draft
+                        │            │
+                        │            └──retry──▶ draft
+                        └──requeue──▶ draft   (worker died mid-job: same job, budget already spent)
 
 ``draft``: requested, budget reserved, job queued. ``running``: the worker started the job (the
 reservation is now spent). ``failed``: the job failed or its worker died; the budget stays spent;
-``retry`` requeues it (reserving its cost again). Every transition is a function that checks the
+``retry`` requeues it (reserving its cost again). ``requeue`` puts a job whose worker died back in
+the queue without a new reservation (see ``jobs.recover_stale``). Every transition is a function that checks the
 current state against :data:`TRANSITIONS`, sets the new state and returns the record, or raises
 :class:`IllegalTransitionError`. Permission and four-eyes checks live in ``services``.
 """
@@ -30,6 +32,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "finish": (("running",), "evaluated"),
     "fail": (("draft", "running"), "failed"),
     "retry": (("failed",), "draft"),
+    "requeue": (("running",), "draft"),
     "approve": (("evaluated",), "approved"),
     "reject": (("evaluated",), "rejected"),
     "publish": (("approved",), "published"),
@@ -83,6 +86,10 @@ def fail(session: Session, release: Release, error: str) -> Release:
 
 def retry(session: Session, release: Release) -> Release:
     return _move(session, release, "retry")
+
+
+def requeue(session: Session, release: Release) -> Release:
+    return _move(session, release, "requeue")
 
 
 def approve(session: Session, release: Release, *, approver_id: int, reason: str, override: bool) -> Release:

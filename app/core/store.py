@@ -292,6 +292,20 @@ def _sqlite_on_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _private_sqlite_file(path) -> None:
+    """Create the database file readable by its owner only (0600), and tighten an existing one.
+
+    The file holds password hashes, wrapped keys and the audit log; SQLite creates its ``-wal``
+    and ``-shm`` files with the main file's permissions, so they follow."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if companion.exists() and companion.stat().st_mode & 0o077:
+            companion.chmod(0o600)
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Engine for ``url`` with the durability settings above."""
     if url.startswith("sqlite"):
@@ -303,7 +317,7 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         database = make_url(url).database
         if database:
-            Path(database).expanduser().absolute().parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(database).expanduser().absolute())
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
                                                   "check_same_thread": False},
                                poolclass=NullPool, **kwargs)

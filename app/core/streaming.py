@@ -42,6 +42,9 @@ class DownloadStream:
     _nonce: bytes = field(repr=False)
     _tag: bytes = field(repr=False)
     _on_failure: Callable[[ArtifactIntegrityError], None] = field(repr=False)
+    #: called with the bytes handed out when the reader stops before the end (client gone):
+    #: the download is then audited as aborted, not only as the ``ok`` of its start
+    _on_abort: Callable[[int], None] | None = field(default=None, repr=False)
     _started: bool = field(default=False, repr=False)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -54,6 +57,7 @@ class DownloadStream:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+        sent = 0
         try:
             decryptor = Cipher(algorithms.AES(self._data_key), modes.GCM(self._nonce, self._tag)).decryptor()
             decryptor.authenticate_additional_data(self._aad)
@@ -66,6 +70,7 @@ class DownloadStream:
                 remaining -= len(block)
                 out = decryptor.update(block)
                 digest.update(out)
+                sent += len(out)
                 yield out
             try:
                 decryptor.finalize()
@@ -76,6 +81,10 @@ class DownloadStream:
                     f"artifact of release {self.release_id} does not match its manifest SHA-256")
         except ArtifactIntegrityError as exc:
             self._on_failure(exc)
+            raise
+        except BaseException:  # GeneratorExit (the client went away), a server error mid-stream
+            if self._on_abort is not None:
+                self._on_abort(sent)
             raise
         finally:
             self.close()

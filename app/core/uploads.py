@@ -201,6 +201,10 @@ def _check_header(names: list[str], source: str, limits: UploadLimits) -> None:
             raise UploadRejected(
                 f"{source}: the name of column {i} is longer than {limits.max_cell_bytes} bytes", "cell_too_large"
             )
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for ch in name):
+            raise UploadRejected(
+                f"{source}: the name of column {i} contains control or direction-changing characters "
+                "(e.g. a right-to-left override); rename the column", "invisible_characters")
         if name in seen:
             shown = name if len(name) <= 64 else name[:61] + "..."
             raise UploadRejected(

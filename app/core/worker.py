@@ -1,12 +1,15 @@
 """``synthgen worker``: the process that runs fits and evaluations.
 
-On start it marks jobs of dead workers failed (their budget stays spent; the release can be
-retried) and removes files a crash left unreferenced; then it polls the jobs table.
+On start it requeues the jobs of dead workers (their budget is already spent and is not charged
+again; failed after ``jobs.MAX_ATTEMPTS``) and removes files a crash left unreferenced; then it
+polls the jobs table, and every ``alert_interval`` seconds evaluates the alert rules
+(``app.core.alerts``).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -14,12 +17,15 @@ import time
 from datetime import timedelta
 
 from app.core import jobs
+from app.core.alerts import AlertMonitor
 from app.core.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings, *, once: bool = False, poll_interval: float = 1.0,
                pipeline: jobs.Pipeline | None = None, max_jobs: int | None = None,
-               stop: threading.Event | None = None, platform=None) -> int:
+               stop: threading.Event | None = None, platform=None, alert_interval: float = 60.0) -> int:
     """Run jobs until ``stop`` is set (or, with ``once``, until the queue is empty).
     Returns the number of jobs run."""
     from app.core.services import Platform
@@ -32,7 +38,14 @@ def run_worker(settings: Settings, *, once: bool = False, poll_interval: float =
         jobs.recover_stale(platform)
         platform.sweep_orphans(min_age=timedelta(hours=1))
         last_recovery = time.monotonic()
+        monitor, last_alerts = AlertMonitor(platform), float("-inf")
         while not stop.is_set():
+            if time.monotonic() - last_alerts >= alert_interval:
+                last_alerts = time.monotonic()
+                try:
+                    monitor.check()
+                except Exception:  # noqa: BLE001 - monitoring must never stop the fits
+                    log.exception("alert rules could not be evaluated")
             state = jobs.run_one(platform, pipeline)
             if state is not None:
                 done += 1

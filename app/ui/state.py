@@ -80,8 +80,16 @@ def token() -> str | None:
     return st.session_state.get(TOKEN_KEY)
 
 
+def _client_address() -> str:
+    """The browser's address as Streamlit sees it (sign-in throttling per address)."""
+    try:
+        return str(st.context.ip_address or "dashboard")
+    except Exception:  # noqa: BLE001 - AppTest and older Streamlit have no client address
+        return "dashboard"
+
+
 def login(username: str, password: str) -> Actor:
-    info = platform().login(username, password)
+    info = platform().login(username, password, source=_client_address())
     _clear_user_state()
     st.session_state[TOKEN_KEY] = info.token
     return info.actor

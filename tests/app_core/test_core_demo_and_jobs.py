@@ -70,7 +70,7 @@ run_worker(Settings.from_env(), once=True, pipeline=slow)
 """
 
 
-def test_worker_killed_mid_job_leaves_job_failed_and_budget_spent(platform, settings):
+def test_worker_killed_mid_job_is_requeued_and_charged_once(platform, settings):
     team = make_team(platform)
     ds = upload_titanic(platform, team)
     rel = platform.request_release(team.owner, ds.id, synthesizer="mst", epsilon=0.3)
@@ -86,11 +86,18 @@ def test_worker_killed_mid_job_leaves_job_failed_and_budget_spent(platform, sett
         proc.wait(timeout=30)
     assert jobs.recover_stale(platform) != []
     info = platform.get_release(team.owner, rel.id)
-    assert info.state == "failed" and info.job.state == "failed" and "worker lost" in info.job.error
+    assert info.state == "draft" and info.job.state == "queued" and "worker lost" in info.job.message
     summary = platform.budget_summary(team.owner, ds.id)
     assert summary.spent.rho == pytest.approx(rel.rho) and summary.reserved.rho == 0
     assert info.artifacts == {}
     assert platform.check_integrity() == []
+    # the next worker resumes the same job; the ledger is not charged a second time
+    assert jobs.run_one(platform, tiny_pipeline()) == "succeeded"
+    info = platform.get_release(team.owner, rel.id)
+    assert info.state == "evaluated"
+    summary = platform.budget_summary(team.owner, ds.id)
+    assert summary.spent.rho == pytest.approx(rel.rho) and summary.reserved.rho == 0
+    assert platform.verify_audit_chain().ok
 
 
 @pytest.mark.slow

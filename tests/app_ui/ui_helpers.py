@@ -18,7 +18,7 @@ TITANIC_CSV = REPO / "datasets" / "titanic.csv"
 TITANIC_SCHEMA = REPO / "datasets" / "titanic.schema.json"
 PASSWORD = "correct horse battery staple 42"
 PAGE_FILES = {name: f"app_pages/{name}.py" for name in
-              ("datasets", "new_release", "review", "releases", "audit", "admin", "account")}
+              ("datasets", "new_release", "review", "releases", "audit", "alerts", "admin", "account")}
 
 
 @dataclass

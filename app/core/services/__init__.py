@@ -50,6 +50,7 @@ from app.core.services.types import (
     Audience,
     AuthenticationError,
     BudgetSummary,
+    DatabaseBusyError,
     DatasetInfo,
     Download,
     DownloadFormat,
@@ -58,12 +59,13 @@ from app.core.services.types import (
     NotFoundError,
     ReleaseInfo,
     SessionInfo,
+    ThrottledError,
     UserInfo,
 )
 
 __all__ = [
     "API_TOKEN_ACTIONS", "Actor", "ApiTokenInfo", "ApprovalRefusedError", "Audience", "AuthenticationError",
-    "BudgetSummary", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
+    "BudgetSummary", "DatabaseBusyError", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
     "NotFoundError", "Operation", "PermissionDeniedError", "Platform", "ReleaseInfo", "Runtime", "SelfApprovalError",
-    "SessionInfo", "UserInfo",
+    "SessionInfo", "ThrottledError", "UserInfo",
 ]

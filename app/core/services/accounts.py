@@ -3,9 +3,13 @@ OpenID Connect sign-in, session tokens.
 
 Rules kept here:
 
-* A sign-in attempt writes exactly one ``login`` audit entry, ok or failed, whichever branch
-  refused it; the message never tells a wrong user name from a wrong password, and an unknown
-  user costs the same Argon2 verification as a known one (timing).
+* A checked sign-in attempt writes exactly one ``login`` audit entry, ok or failed, whichever
+  branch refused it; attempts refused by the throttle before any check are written as one entry
+  per address and minute with their count (``refused``), so a flood cannot fill the log. The
+  message never tells a wrong user name from a wrong password, and an unknown user costs the
+  same Argon2 verification as a known one (timing).
+* The password hash is checked outside any database transaction, after the throttle
+  (:mod:`app.core.throttle`) admitted the attempt; no account is ever locked.
 * Passwords are stored as Argon2id hashes only; a session token is shown once, only its hash is
   stored; idle and absolute timeouts are enforced on every use, and a disabled account's
   sessions stop on their next use.
@@ -25,7 +29,7 @@ from app.core import identity
 from app.core.authz import ROLES
 from app.core.services import views
 from app.core.services.runtime import SYSTEM_ACTOR
-from app.core.services.types import Actor, AuthenticationError, SessionInfo, UserInfo
+from app.core.services.types import Actor, AuthenticationError, SessionInfo, ThrottledError, UserInfo
 from app.core.store import User, UserSession, lock_for_update
 from synthgen.errors import InvalidInputError
 
@@ -102,43 +106,64 @@ class Accounts:
                            idle_timeout_s=self.rt.session_policy.idle_timeout.total_seconds(),
                            absolute_timeout_s=self.rt.session_policy.absolute_timeout.total_seconds())
 
-    def login(self, username: str, password: str) -> SessionInfo:
-        """Check the password (Argon2id) with throttling after repeated failures; audit
-        ``login`` ok/failed. Raises :class:`AuthenticationError`."""
-        failure: str | None = None
+    def login(self, username: str, password: str, *, source: str = "local") -> SessionInfo:
+        """Check the password (Argon2id); audit ``login`` ok/failed. Raises
+        :class:`AuthenticationError` (:class:`ThrottledError` while ``source``, the client's
+        address, or this account from a new address must wait; see :mod:`app.core.throttle`).
+
+        The hash is verified outside any database transaction: on SQLite every transaction
+        holds the whole database's write lock, and a flood of bad passwords must not stall
+        everyone else's calls. A throttled attempt is refused before any hash is computed."""
+        source = str(source or "local")[:64]
+        name = username if isinstance(username, str) else ""
+        throttle = self.rt.login_throttle
+        wait = throttle.begin(name, source)  # counts this attempt as failed until it succeeds
+        if wait > 0:
+            refused = throttle.refusal_to_report(source)
+            if refused:  # one entry per address and minute under a flood, with the count
+                self.rt.record(actor="anonymous", action="login", outcome="failed", target="user:unknown",
+                               details={"reason": "throttled", "source": source, "refused": refused})
+            raise ThrottledError(wait)
+        try:
+            with self.rt.transaction() as s:  # a short read: no hashing while the lock is held
+                user = None
+                if USERNAME_RE.match(name):
+                    user = s.execute(select(User).where(User.username == name)).scalar_one_or_none()
+                stored = (user.id, user.password_hash, user.disabled) if user is not None else None
+            pw = password if isinstance(password, str) else ""
+            if stored is None or not stored[1]:
+                identity.verify_password(_DummyHash.get(), pw)  # same cost as a known user name
+                ok = False
+            else:
+                ok = identity.verify_password(stored[1], pw)
+            rehash = identity.hash_password(pw) if ok and identity.needs_rehash(stored[1]) else None
+        finally:
+            throttle.end(source)
         result: SessionInfo | None = None
         with self.rt.transaction() as s:
-            user = None
-            if isinstance(username, str) and USERNAME_RE.match(username):
-                user = s.execute(lock_for_update(select(User).where(User.username == username), s)).scalar_one_or_none()
-            now = self.rt.now()
+            user = s.execute(lock_for_update(select(User).where(User.id == stored[0]), s)).scalar_one_or_none() \
+                if stored is not None else None
             if user is None:
-                identity.verify_password(_DummyHash.get(), password if isinstance(password, str) else "")
-                failure = "user name or password is wrong"
                 self.rt.append_audit(s, actor="anonymous", action="login", outcome="failed", target="user:unknown",
-                                   details={"reason": "unknown_user"})
-            elif identity.is_locked(user.failed_attempts, user.last_failure_at, now):
-                delay = identity.throttle_delay(user.failed_attempts, user.last_failure_at, now)
-                failure = f"too many failed sign-ins for this account; try again in {int(delay) + 1} seconds"
-                self.rt.append_audit(s, actor=user.username, action="login", outcome="failed",
-                                   target=f"user:{user.id}", details={"reason": "throttled"})
-            elif user.disabled or not user.password_hash or not identity.verify_password(user.password_hash, password):
+                                     details={"reason": "unknown_user", "source": source})
+            elif not ok or user.disabled or user.password_hash != stored[1]:
+                # a password changed between the check and now counts as a failure: sign in again
                 user.failed_attempts += 1
-                user.last_failure_at = now
-                failure = "user name or password is wrong"
+                user.last_failure_at = self.rt.now()
                 self.rt.append_audit(s, actor=user.username, action="login", outcome="failed", target=f"user:{user.id}",
-                                   details={"reason": "disabled" if user.disabled else "bad_password",
-                                            "failed_attempts": user.failed_attempts})
+                                     details={"reason": "disabled" if user.disabled else "bad_password",
+                                              "failed_attempts": user.failed_attempts, "source": source})
             else:
                 user.failed_attempts = 0
                 user.last_failure_at = None
-                if identity.needs_rehash(user.password_hash):
-                    user.password_hash = identity.hash_password(password)
+                if rehash is not None:
+                    user.password_hash = rehash
                 result = self._start_session(s, user)
                 self.rt.append_audit(s, actor=user.username, action="login", outcome="ok", target=f"user:{user.id}",
-                                   details={"method": "password"})
-        if failure is not None:
-            raise AuthenticationError(failure)
+                                     details={"method": "password", "source": source})
+        if result is None:
+            raise AuthenticationError("user name or password is wrong")
+        throttle.succeeded(name, source)
         return result
 
     @staticmethod
@@ -306,11 +331,25 @@ class Accounts:
             self.rt.authorize(op, "manage_users")
             return [views.user_info(u) for u in op.session.execute(select(User).order_by(User.id)).scalars()]
 
+    @staticmethod
+    def _keep_an_administrator(s: Session, leaving: User) -> None:
+        """Refuse to demote or disable the last active administrator (the platform could not be
+        administered any more, short of editing its database). Every active admin row is locked
+        (in id order, so concurrent demotions cannot deadlock) before counting, so two admins
+        demoting each other at once cannot both succeed."""
+        admins = s.execute(lock_for_update(select(User).where(User.role == "admin", User.disabled.is_(False))
+                                           .order_by(User.id), s)).scalars().all()
+        if not any(a.id != leaving.id for a in admins):
+            raise InvalidInputError(f"user {leaving.username!r} is the last active administrator: make another "
+                                    "account an administrator first")
+
     def set_role(self, actor: Actor, user_id: int, role: str) -> UserInfo:
         with self.rt.op(actor, "set_role", f"user:{user_id}") as op:
             self.rt.authorize(op, "manage_users")
             self._check_role(role)
             u = self.rt.user(op.session, user_id)
+            if u.role == "admin" and role != "admin" and not u.disabled:
+                self._keep_an_administrator(op.session, u)
             op.details = {"user_id": u.id, "old_role": u.role, "new_role": role}
             u.role = role
             return views.user_info(u)
@@ -321,6 +360,8 @@ class Accounts:
             u = self.rt.user(op.session, user_id)
             if disabled and u.id == op.user.id:
                 raise InvalidInputError("an administrator cannot disable their own account")
+            if disabled and u.role == "admin" and not u.disabled:
+                self._keep_an_administrator(op.session, u)
             u.disabled = disabled
             if not disabled:
                 u.failed_attempts = 0

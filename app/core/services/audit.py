@@ -59,9 +59,11 @@ class AuditTrail:
         self._clock = clock
 
     def ensure_head(self, factory: sessionmaker[Session]) -> None:
+        """Create the genesis head of an empty log. A head missing from a log with entries is
+        left missing for ``verify`` to report (the next append recreates it)."""
         try:
             with transaction(factory) as s:
-                if s.get(AuditHead, 1) is None:
+                if s.get(AuditHead, 1) is None and s.execute(select(AuditRow.seq).limit(1)).first() is None:
                     s.add(AuditHead(id=1, seq=0, entry_hash=audit_mod.GENESIS_HASH,
                                     signed_head=audit_mod.format_head(0, audit_mod.GENESIS_HASH, self.key)))
         except IntegrityError:  # another process created it first
@@ -69,15 +71,44 @@ class AuditTrail:
 
     def append(self, s: Session, *, actor: str, action: str, outcome: str, target: str,
                details: dict[str, Any]) -> audit_mod.AuditEntry:
-        """Append one entry in the caller's transaction (locks the head row)."""
-        head = s.execute(lock_for_update(select(AuditHead).where(AuditHead.id == 1), s)).scalar_one()
+        """Append one entry in the caller's transaction (locks the head row).
+
+        Tampering must be reported, not make every audited call fail: when the head row was
+        deleted, or rows were inserted past it (a forged newest entry), the entry goes after
+        the newest row in the table, chained to it, and the head follows. ``verify`` still
+        reports the damage (missing head, forged entry, the witness outside the database)."""
+        head = s.execute(lock_for_update(select(AuditHead).where(AuditHead.id == 1), s)).scalar_one_or_none()
+        last = s.execute(select(AuditRow.seq, AuditRow.entry_hash).order_by(AuditRow.seq.desc()).limit(1)).first()
+        problem = None
+        if head is None:
+            problem = "head_missing"
+            head = AuditHead(id=1, seq=0, entry_hash=audit_mod.GENESIS_HASH, signed_head="")
+            s.add(head)
+        elif last is not None and last.seq != head.seq:
+            problem = "rows_past_head" if last.seq > head.seq else "rows_missing_before_head"
+        tip = (last.seq, last.entry_hash) if problem and last is not None else (head.seq, head.entry_hash)
+        if problem is not None:
+            # recorded in the log itself (and raised by the alert rules), then work goes on
+            _log.error("audit log tampered with (%s): run 'synthgen audit verify'", problem)
+            repair = self._add(s, head, tip, actor="system", action="audit_repair", outcome="failed", target="audit",
+                               details={"problem": problem, "head_seq": head.seq,
+                                        "newest_seq": last.seq if last else 0})
+            tip = (repair.seq, repair.entry_hash)
+        entry = self._add(s, head, tip, actor=actor or "anonymous", action=action, outcome=outcome,
+                          target=target or "-", details=details)
+        s.flush()
+        if self._witness_may_advance(s, entry.seq):
+            s.info["audit_head"] = (entry.seq, entry.entry_hash)
+        return entry
+
+    def _add(self, s: Session, head: AuditHead, tip: tuple[int, str], **fields: Any) -> audit_mod.AuditEntry:
+        tip_seq, tip_hash = tip
         prev = None
-        if head.seq > 0:
-            prev = audit_mod.AuditEntry(seq=head.seq, at="", actor="", action="", outcome="", target="",
-                                        details={}, prev_hash="", entry_hash=head.entry_hash, signature="")
-        entry = audit_mod.make_entry(prev, seq=head.seq + 1, at=audit_mod.utc_now_iso(self._clock()),
-                                     actor=actor or "anonymous", action=action, outcome=outcome,
-                                     target=target or "-", details=details, key=self.key)
+        if tip_seq > 0:
+            prev = audit_mod.AuditEntry(seq=tip_seq, at="", actor="", action="", outcome="", target="",
+                                        details={}, prev_hash="", entry_hash=tip_hash, signature="")
+        entry = audit_mod.make_entry(prev, seq=tip_seq + 1, at=audit_mod.utc_now_iso(self._clock()), key=self.key,
+                                     **fields)
         d = audit_mod.entry_to_dict(entry)
         s.add(AuditRow(seq=d["seq"], at=d["at"], actor=d["actor"], action=d["action"], outcome=d["outcome"],
                        target=d["target"], details_json=d["details"], prev_hash=d["prev_hash"],
@@ -85,9 +116,6 @@ class AuditTrail:
         head.seq = entry.seq
         head.entry_hash = entry.entry_hash
         head.signed_head = audit_mod.format_head(entry.seq, entry.entry_hash, self.key)
-        s.flush()
-        if self._witness_may_advance(s, entry.seq):
-            s.info["audit_head"] = (entry.seq, entry.entry_hash)
         return entry
 
     # -- the witness outside the database ------------------------------------------------------
@@ -161,9 +189,22 @@ class AuditTrail:
                 for r in s.execute(q).scalars()]
 
     def verify(self, s: Session) -> audit_mod.VerificationResult:
-        entries = self.rows(s, select(AuditRow).order_by(AuditRow.seq))
-        head = s.get(AuditHead, 1)
+        """Report every problem found; never raise on a damaged log (a forged row that does
+        not even parse is one more problem)."""
         problems = []
+        entries = []
+        for r in s.execute(select(AuditRow).order_by(AuditRow.seq)).scalars():
+            try:
+                entries.append(audit_mod.entry_from_dict({
+                    "seq": r.seq, "at": r.at, "actor": r.actor, "action": r.action, "outcome": r.outcome,
+                    "target": r.target, "details": r.details_json, "prev_hash": r.prev_hash,
+                    "entry_hash": r.entry_hash, "signature": r.signature}))
+            except (InvalidInputError, ValueError, TypeError):
+                problems.append(f"entry seq {r.seq} is malformed (forged or edited in the database)")
+        problems += [f"entry seq {e.seq}: the log was found tampered with ({e.details.get('problem', '?')}) and "
+                     "appending continued after the newest entry; investigate" for e in entries
+                     if e.action == "audit_repair"]
+        head = s.get(AuditHead, 1)
         expected = None
         if head is None:
             problems.append("the audit head record is missing")

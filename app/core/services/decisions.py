@@ -4,6 +4,10 @@ revoke. Each is a transition of the state machine in :mod:`app.core.releases`.
 Rules kept here:
 
 * Four eyes: the requester of a release may not approve or reject it.
+* Separation of duties per dataset: whoever ever had raw access to a dataset (its owner, its
+  uploader, anyone who read its draft schema or edited its schema) never approves its releases,
+  whatever their role is now. This is read from the audit log, which never forgets, so a data
+  owner made privacy officer later still cannot approve releases of the data they have seen.
 * A failed or inconclusive gate, or a release that is not differentially private, is approved
   only with ``override=True``, a policy that allows overrides and a written reason.
 """
@@ -13,11 +17,22 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from app.core import releases as rel_sm
-from app.core.authz import four_eyes_check
+from app.core.authz import PermissionDeniedError, four_eyes_check
 from app.core.services import views
 from app.core.services.inputs import clean_text
 from app.core.services.types import Actor, ApprovalRefusedError, ReleaseInfo
+from app.core.store import AuditRow, Dataset
+
+#: Audited actions that show a user the raw data of a dataset (or what is derived from it without
+#: differential privacy): the upload itself, the draft schema, editing the schema beside it.
+RAW_ACCESS_ACTIONS = ("upload", "view_raw", "edit_schema")
+
+
+class SeparationOfDutiesError(PermissionDeniedError):
+    """A user who had raw access to a dataset may not approve its releases."""
 
 if TYPE_CHECKING:
     from app.core.services.runtime import Runtime
@@ -34,6 +49,7 @@ class Decisions:
             s = op.session
             rel = self.rt.authorize_release(op, "approve", release_id)
             four_eyes_check(rel.requester_id, op.user.id)
+            self._check_no_raw_access(s, op.user, rel.dataset_id)
             rel_sm.check(rel, "approve")
             reason = clean_text(reason, "reason")
             policy = json.loads(rel.policy_json)
@@ -54,6 +70,19 @@ class Decisions:
             rel_sm.approve(s, rel, approver_id=op.user.id, reason=reason, override=bool(problems))
             op.details.update(verdict=rel.verdict, override=bool(problems), dp=rel.dp)
             return views.release_info(s, rel)
+
+    @staticmethod
+    def _check_no_raw_access(s, user, dataset_id: int) -> None:
+        ds = s.get(Dataset, dataset_id)
+        seen = ds is not None and ds.owner_id == user.id
+        if not seen:
+            seen = s.execute(select(AuditRow.seq).where(
+                AuditRow.actor == user.username, AuditRow.outcome == "ok", AuditRow.target == f"dataset:{dataset_id}",
+                AuditRow.action.in_(RAW_ACCESS_ACTIONS)).limit(1)).first() is not None
+        if seen:
+            raise SeparationOfDutiesError(
+                f"{user.username} had access to the raw data of dataset {dataset_id} and so may not approve its "
+                "releases; another privacy officer must")
 
     def reject(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
         with self.rt.op(actor, "reject", f"release:{release_id}") as op:

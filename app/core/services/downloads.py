@@ -107,11 +107,19 @@ class Downloads:
                             details={"error": type(exc).__name__, "format": fmt, "release_id": release_id,
                                      "stage": "streaming"})
 
+            def on_abort(sent: int) -> None:
+                try:
+                    self.rt.record(actor=actor_name, action="download", outcome="failed", target=target,
+                                   details={"error": "aborted", "format": fmt, "release_id": release_id,
+                                            "stage": "streaming", "bytes_sent": sent, "size": int(meta["size"])})
+                except Exception:  # noqa: BLE001 - runs while the generator closes: never raise from here
+                    pass
+
             media_type = "text/csv; charset=utf-8" if fmt == "csv" else media
             stream = DownloadStream(filename=download_name(rel.id, fmt), media_type=media_type, sha256=meta["sha256"],
                                     size=int(meta["size"]), release_id=rel.id, fmt=fmt, _fh=fh, _data_key=data_key,
                                     _aad=crypto.associated_data(str(ds.id), meta["purpose"]), _nonce=nonce, _tag=tag,
-                                    _on_failure=on_failure)
+                                    _on_failure=on_failure, _on_abort=on_abort)
         return stream
 
     def manifest(self, actor: Actor, release_id: int) -> dict[str, Any]:

@@ -174,8 +174,8 @@ class Platform:
     def create_first_admin(self, username: str, password: str | None = None) -> UserInfo:
         return self.accounts.create_first_admin(username, password)
 
-    def login(self, username: str, password: str) -> SessionInfo:
-        return self.accounts.login(username, password)
+    def login(self, username: str, password: str, *, source: str = "local") -> SessionInfo:
+        return self.accounts.login(username, password, source=source)
 
     def login_oidc(self, issuer: str, subject: str, *, authenticated_at: datetime | None = None) -> SessionInfo:
         return self.accounts.login_oidc(issuer, subject, authenticated_at=authenticated_at)

@@ -19,12 +19,14 @@ same one-entry-per-transaction rule, with the actor named by the caller.
 
 from __future__ import annotations
 
+import hmac
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import event
+from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core import audit as audit_mod
@@ -33,10 +35,101 @@ from app.core.authz import PermissionDeniedError, authorize, load_matrix, scope_
 from app.core.config import Settings
 from app.core.services.audit import AuditTrail, set_aside_stale_witness
 from app.core.services.keys import Vault, load_master
-from app.core.services.types import API_TOKEN_ACTIONS, Actor, AuthenticationError, NotFoundError
-from app.core.store import Dataset, Membership, Release, User, make_engine, session_factory, transaction, utcnow
+from app.core.services.types import (
+    API_TOKEN_ACTIONS,
+    Actor,
+    AuthenticationError,
+    DatabaseBusyError,
+    NotFoundError,
+)
+from app.core.store import (
+    ApiToken,
+    AuditHead,
+    AuditRow,
+    Dataset,
+    Membership,
+    Release,
+    User,
+    UserSession,
+    make_engine,
+    session_factory,
+    transaction,
+    utcnow,
+)
+from app.core.throttle import LoginThrottle
+from synthgen.errors import InvalidInputError
+
+#: SQLSTATEs of transactions PostgreSQL aborted because of concurrent ones (deadlock detected,
+#: serialization failure, lock not available): retrying the whole transaction is the remedy.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+RETRIES = 4
 
 SYSTEM_ACTOR = "system"
+
+
+def database_error(exc: DBAPIError) -> Exception:
+    """A clean error for a failed database statement (the driver's message quotes SQL)."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in RETRYABLE_SQLSTATES or "database is locked" in str(orig):
+        return DatabaseBusyError()
+    from synthgen.errors import InternalError
+
+    return InternalError(f"database error ({type(orig).__name__ if orig else type(exc).__name__}); nothing was "
+                         "changed")
+
+
+class KeyMismatchError(InvalidInputError):
+    """The keys given to this process are not the ones the database was written with."""
+
+
+def _existing_state(engine) -> tuple[bool, set[str]]:
+    """(does the audit log hold entries, master key ids of the datasets' wrapped keys)."""
+    with engine.connect() as conn:
+        has_rows = conn.execute(select(AuditRow.seq).limit(1)).first() is not None
+        head = conn.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar_one_or_none()
+        used = {r[0] for r in conn.execute(select(Dataset.master_key_id).where(
+            Dataset.wrapped_data_key.is_not(None), Dataset.master_key_id.is_not(None)).distinct())}
+        conn.rollback()
+    return has_rows or bool(head), used
+
+
+def _check_audit_key(engine, key: bytes) -> None:
+    """Raise :class:`KeyMismatchError` unless ``key`` signed this database's audit log: its
+    signed head, or (head missing or edited) one of its five newest entries."""
+    with engine.connect() as conn:
+        head = conn.execute(select(AuditHead.signed_head).where(AuditHead.id == 1)).scalar_one_or_none()
+        rows = conn.execute(select(AuditRow.entry_hash, AuditRow.signature).order_by(AuditRow.seq.desc())
+                            .limit(5)).all()
+        conn.rollback()
+    if not rows:
+        return
+    if head is not None:
+        try:
+            audit_mod.parse_head(head, key)
+            return
+        except InvalidInputError:
+            pass
+    if any(hmac.compare_digest(audit_mod.sign(key, h), sig) for h, sig in rows):
+        return
+    raise KeyMismatchError("the audit key does not match this database's audit log (wrong SYNTHGEN_KEY_DIR or "
+                           "SYNTHGEN_AUDIT_KEY?); nothing was written")
+
+
+def with_retries(fn: Callable[[], Any]) -> Any:
+    """Run the whole operation ``fn`` again (at most :data:`RETRIES` times, with a short growing
+    pause) when the database aborted it because of concurrent transactions."""
+    import random
+    import time
+
+    for attempt in range(RETRIES):
+        try:
+            return fn()
+        except DatabaseBusyError:
+            if attempt == RETRIES - 1:
+                raise
+            # jitter (not DP noise: only decorrelates retries of colliding transactions)
+            time.sleep(0.02 * 2 ** attempt * (1 + random.random()))  # noqa: S311
 WORKER_ACTOR = "worker"
 
 
@@ -75,6 +168,7 @@ class Runtime:
         self.password_policy = identity.PasswordPolicy()
         self.session_policy = identity.SessionPolicy(settings.session_idle_timeout, settings.session_absolute_timeout)
         self.upload_limits = UploadLimits(max_bytes=settings.max_upload_bytes)
+        self.login_throttle = LoginThrottle()  # per process: see app.core.throttle
         self.now: Callable[[], datetime] = utcnow  # injectable clock (tests)
         # the witness outside the database follows committed appends only (see services.audit)
         event.listen(self.factory, "after_commit", self.trail.write_witness)
@@ -95,11 +189,26 @@ class Runtime:
             upgrade(engine)
             if brand_new:
                 messages.extend(set_aside_stale_witness(settings.audit_witness_file))
-        audit_key, msg = audit_mod.load_or_create_hmac_key(
-            settings.audit_key_env, settings.audit_key_file, settings.data_dir, settings.create_keys)
-        messages.append(msg)
-        master, msg = load_master(settings, engine)
-        messages.append(msg)
+        try:
+            log_exists, used_master_ids = _existing_state(engine)
+            # Keys are checked against the database before anything is written: a process started
+            # with another installation's key directory must not sign entries into this log (the
+            # chain would be broken for good) nor create fresh keys for a database that has data.
+            audit_key, msg = audit_mod.load_or_create_hmac_key(
+                settings.audit_key_env, settings.audit_key_file, settings.data_dir,
+                settings.create_keys and not log_exists)
+            messages.append(msg)
+            _check_audit_key(engine, audit_key)
+            master, msg = load_master(settings.with_(create_keys=False) if used_master_ids else settings, engine)
+            messages.append(msg)
+            if used_master_ids and master.key_id not in used_master_ids:
+                raise KeyMismatchError(
+                    f"the master key (id {master.key_id}) is not the key this database's datasets are encrypted with "
+                    f"({', '.join(sorted(used_master_ids))[:80]}): wrong SYNTHGEN_KEY_DIR or SYNTHGEN_MASTER_KEY? "
+                    "Nothing was written")
+        except BaseException:
+            engine.dispose()  # a refused start leaves no connection behind
+            raise
         runtime = cls(settings, engine, master, audit_key, messages)
         runtime.trail.ensure_head(runtime.factory)
         return runtime
@@ -133,7 +242,24 @@ class Runtime:
             raise AuthenticationError("the account no longer exists; please sign in again")
         if user.disabled:
             raise AuthenticationError(f"account {user.username!r} is disabled")
+        self._check_credential(s, actor, user)
         return user
+
+    def _check_credential(self, s: Session, actor: Actor, user: User) -> None:
+        """The Actor is a claim; the session or API token it names must still be live."""
+        now = self.now()
+        if actor.via == "session":
+            row = s.get(UserSession, actor.session_id) if isinstance(actor.session_id, int) else None
+            if row is None or row.user_id != user.id or row.ended_at is not None:
+                raise AuthenticationError("not signed in (the session ended); please sign in again")
+            if identity.session_expired(row.created_at, row.last_seen_at, now, self.session_policy) is not None:
+                raise AuthenticationError("the session expired; please sign in again")
+        elif actor.via == "api_token":
+            row = s.get(ApiToken, actor.token_id) if isinstance(actor.token_id, int) else None
+            if row is None or row.user_id != user.id or row.revoked_at is not None or row.expires_at <= now:
+                raise AuthenticationError("API token is not valid (unknown, revoked or expired)")
+        else:
+            raise AuthenticationError("a signed-in actor is required")
 
     @contextmanager
     def op(self, actor: Actor | None, action: str, target: str, *, audit: bool = True) -> Iterator[Operation]:
@@ -180,6 +306,8 @@ class Runtime:
                             target=op.target if op else target, details=details)
             except Exception:  # noqa: BLE001 - never mask the original error
                 pass
+            if isinstance(exc, DBAPIError):  # the driver's message quotes SQL: never show it
+                raise database_error(exc) from None
             raise
         for fn in op.after_commit:
             fn()

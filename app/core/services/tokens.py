@@ -81,4 +81,4 @@ class ApiTokens:
                 raise AuthenticationError("API token is not valid: its account is disabled", reason="account_disabled",
                                           username=name)
             row.last_used_at = now
-            return Actor(user.id, user.username, user.role, "api_token")
+            return Actor(user.id, user.username, user.role, "api_token", token_id=row.id)

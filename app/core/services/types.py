@@ -34,11 +34,32 @@ class AuthenticationError(NotAuthenticatedError):
         self.username = username
 
 
+class ThrottledError(AuthenticationError):
+    """Too many failed sign-ins from this address (or for this account from new addresses):
+    refused before the password is checked. ``retry_after`` in seconds."""
+
+    def __init__(self, retry_after: float):
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(f"too many failed sign-ins; try again in {self.retry_after} seconds", reason="throttled")
+
+
+class DatabaseBusyError(ConflictError):
+    """The database refused the transaction because of concurrent work (a deadlock or a
+    serialization failure on PostgreSQL, a lock timeout on SQLite). Nothing was changed; the
+    services retry a few times before raising it. The message never carries SQL."""
+
+    def __init__(self, message: str = "the database was busy with concurrent requests; nothing was changed, "
+                                      "please try again"):
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who is acting. Obtained from :meth:`Platform.actor_for_session` or
     :meth:`Platform.actor_for_api_token`; every service call re-reads the user, so a stale role
-    here never grants anything."""
+    here never grants anything, and checks the credential it names (``session_id`` or
+    ``token_id``) is still live: an Actor kept after logout, or built by hand without a
+    session, is refused."""
 
     user_id: int
     username: str
@@ -47,6 +68,9 @@ class Actor:
     #: id of the sign-in session (not its secret token), set by actor_for_session / login:
     #: lets a page that reruns on every click record a view once per session.
     session_id: int | None = field(default=None, compare=False)
+    #: id of the API token row (not its secret), set by actor_for_api_token: every call checks
+    #: that the token is still valid, so an Actor kept after revocation grants nothing.
+    token_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,16 @@ PAGES: dict[str, tuple[str, str]] = {
     "review": ("Review", ":material/gavel:"),
     "releases": ("Releases", ":material/inventory_2:"),
     "audit": ("Audit", ":material/receipt_long:"),
+    "alerts": ("Alerts", ":material/notifications_active:"),
     "admin": ("Admin", ":material/admin_panel_settings:"),
     "account": ("My account", ":material/person:"),
 }
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "data_owner": ("datasets", "new_release", "releases", "account"),
-    "privacy_officer": ("review", "audit", "account"),
+    "privacy_officer": ("review", "audit", "alerts", "account"),
     "ml_engineer": ("releases", "account"),
-    "admin": ("admin", "datasets", "audit", "account"),
+    "admin": ("admin", "datasets", "audit", "alerts", "account"),
 }
 
 

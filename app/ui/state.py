@@ -66,9 +66,9 @@ def _cookie_token() -> str | None:
         value = st.context.cookies.get(COOKIE)
     except Exception:  # noqa: BLE001 - no browser context (AppTest): no cookie
         return None
-    if not value or value in st.session_state.get(_ENDED_KEY, ()):
+    if not isinstance(value, str) or not value or value in st.session_state.get(_ENDED_KEY, ()):
         return None  # a token this browser session signed out keeps nobody signed in
-    return str(value)
+    return value
 
 
 def _set_cookie_script(value: str, max_age: int) -> str:
@@ -86,7 +86,7 @@ def remember_session() -> None:
         current = st.context.cookies.get(COOKIE)
     except Exception:  # noqa: BLE001 - AppTest has no browser
         return
-    if tok and current != tok:
+    if isinstance(tok, str) and tok and current != tok:
         st.html(_set_cookie_script(tok, 12 * 3600), unsafe_allow_javascript=True)
 
 
@@ -96,7 +96,7 @@ def forget_session_cookie() -> None:
         present = st.context.cookies.get(COOKIE)
     except Exception:  # noqa: BLE001
         return
-    if present:
+    if isinstance(present, str) and present:
         st.html(_set_cookie_script("", 0), unsafe_allow_javascript=True)
 
 

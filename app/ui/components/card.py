@@ -38,7 +38,7 @@ def embed_card(card_html: str, *, height: int = 900, file_name: str = "release-c
                        mime="text/html", icon=":material/download:", key=f"card_dl_{file_name}")
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-!|~$:"})
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~$:"})
 
 
 def md(text: str) -> str:

@@ -40,6 +40,13 @@ class DecisionRule:
     #: what the owner reads: what happens next and who decides
     next_step: str
 
+    @property
+    def short(self) -> str:
+        """A table cell's worth of ``next_step``."""
+        return {"approve": "officer approves or rejects",
+                "approve_with_reason": "officer may approve with a written reason",
+                "reject_only": "can only be rejected"}[self.kind]
+
 
 def _policy_flag(policy: dict[str, Any] | None, key: str) -> bool:
     value = (policy or {}).get(key, POLICY_DEFAULTS[key])

@@ -121,4 +121,11 @@ else:
             st.rerun()
     pages = [st.Page(str(Path(__file__).parent / "app_pages" / f"{name}.py"), title=PAGES[name][0],
                      icon=PAGES[name][1], url_path=name) for name in pages_for_role(actor.role)]
-    st.navigation(pages).run()
+
+    def home() -> None:
+        # Streamlit serves its default page at "/"; a hidden default that forwards to the role's
+        # first page gives every real page its own URL (/datasets, /review?release=3, ...), so a
+        # link or a reload lands where the person was.
+        st.switch_page(pages[0])
+
+    st.navigation([st.Page(home, title="Home", url_path="home", default=True, visibility="hidden"), *pages]).run()

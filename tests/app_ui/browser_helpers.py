@@ -72,7 +72,12 @@ def goto(page, title: str) -> None:
 
 def alerts(page) -> str:
     """The visible text of every alert (error, warning, info, success) on the page."""
-    return "\n".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+    return "\n".join(page.locator('[data-testid="stAlertContainer"]').all_inner_texts())
+
+
+def main_text(page) -> str:
+    """Everything the main area of the page shows, as text."""
+    return page.locator('[data-testid="stMain"]').inner_text()
 
 
 def charts_drawn(page) -> int:
@@ -82,9 +87,19 @@ def charts_drawn(page) -> int:
 
 
 def shot(page, directory: Path, name: str) -> Path:
+    """A screenshot of the whole page. Streamlit scrolls inside its main container, so the
+    viewport is stretched to the content's height for the shot and put back afterwards."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                           "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)")
+    if size and height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
+        page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
+    if size and height > size["height"]:
+        page.set_viewport_size(size)
     return path
 
 

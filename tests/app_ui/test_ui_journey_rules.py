@@ -115,3 +115,26 @@ def test_the_shipped_schema_compared_with_itself_marks_every_value():
     schema = json.loads(TITANIC_SCHEMA.read_text())
     marks = data_derived_values(schema, schema)
     assert "Age" in marks and "PassengerId" not in marks
+
+
+def test_gate_chart_puts_every_gate_on_one_scale():
+    from app.ui.components.charts import gate_frame
+
+    report = {"metrics": [
+        {"name": "tvd_1way_mean", "group": "utility", "value": 0.1, "threshold": {"op": "<=", "value": 0.05},
+         "verdict": "fail"},
+        {"name": "tstr_auc_ratio", "group": "utility", "value": 0.9, "threshold": {"op": ">=", "value": 0.75},
+         "verdict": "pass"},
+        {"name": "linkability", "group": "risk", "value": 0.01, "interval": [0.0, 0.1],
+         "threshold": {"op": "<=", "value": 0.05, "on": "interval"}, "verdict": "inconclusive"},
+        {"name": "exact_copy_rate", "group": "risk", "value": 0.0, "threshold": {"op": "<=", "value": 0.0},
+         "verdict": "pass"},
+        {"name": "sdmetrics_quality", "group": "utility", "value": 0.8, "threshold": None, "verdict": "info"},
+    ]}
+    frame = gate_frame(report).set_index("Gate")
+    assert list(frame.index) == ["Single-column distributions", "Model trained on synthetic data (AUC)",
+                                 "Linkability", "Copied real rows"]  # the ungated metric is not drawn
+    assert frame.loc["Single-column distributions", "Share of limit"] == pytest.approx(2.0)  # twice the limit
+    assert frame.loc["Model trained on synthetic data (AUC)", "Share of limit"] == pytest.approx(0.75 / 0.9)
+    assert (frame.loc["Linkability", "Low"], frame.loc["Linkability", "High"]) == (0.0, pytest.approx(2.0))
+    assert frame.loc["Copied real rows", "Share of limit"] == 0.0

@@ -34,7 +34,6 @@ import pytest
 
 from tests.app_ui.browser_helpers import (
     Dashboard,
-    alerts,
     charts_drawn,
     dashboard_env,
     free_port,
@@ -42,6 +41,7 @@ from tests.app_ui.browser_helpers import (
     launch,
     login,
     logout,
+    main_text,
     require_chromium,
     shot,
     wait_idle,
@@ -104,10 +104,16 @@ def site(tmp_path_factory):
 
 def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
-    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
-    box.locator('[data-baseweb="select"]').click()
-    page.get_by_role("option", name=option).first.click()
+    page.get_by_role("combobox", name=label, exact=True).first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
     wait_idle(page)
+
+
+def alert(page, text: str) -> str:
+    """Wait for an alert (error, warning, info, success) showing ``text``; its whole text."""
+    box = page.locator('[data-testid="stAlertContainer"]').filter(has_text=text).first
+    box.wait_for(timeout=60_000)
+    return box.inner_text()
 
 
 def meter(page) -> tuple[float, float, int]:
@@ -131,19 +137,17 @@ def test_owner_uploads_and_requests_a_release(site):
     page.get_by_label("Dataset name", exact=True).fill("titanic")
     inputs.nth(1).set_input_files(str(TITANIC_SCHEMA))
     wait_idle(page)
-    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
     page.get_by_text("Dataset “titanic” uploaded").wait_for(timeout=120_000)
     wait_idle(page)
-    assert "privacy officers" in alerts(page)
+    alert(page, "Releases are reviewed by the platform's privacy officers")
     remaining, total, used = meter(page)
     assert (remaining, total, used) == (10.0, 10.0, 0)
     shot(page, ARTIFACTS, "01_owner_uploaded")
 
     # the same name again: refused, in full, right under the form
-    page.get_by_role("button", name="Upload", exact=True).click()
-    page.get_by_text("already has a dataset named").wait_for(timeout=60_000)
-    wait_idle(page)
-    assert "choose another name" in alerts(page)
+    page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+    alert(page, "the platform already has a dataset named 'titanic'; choose another name")
     shot(page, ARTIFACTS, "02_owner_duplicate_name_refused")
     ds = next(d for d in site["platform"].list_datasets(site["admin"]) if d.name == "titanic")
     site["dataset"] = ds.id
@@ -157,13 +161,13 @@ def test_owner_uploads_and_requests_a_release(site):
     eps.fill("-1")
     eps.press("Enter")
     wait_idle(page)
-    assert "ε = -1 cannot be spent: epsilon (-1.0) must be positive" in alerts(page)
+    alert(page, "ε = -1 cannot be spent: epsilon (-1.0) must be positive")
     assert page.get_by_role("button", name="Start release").is_disabled()
     shot(page, ARTIFACTS, "03_owner_invalid_epsilon")
     eps.fill("1")
     eps.press("Enter")
     wait_idle(page)
-    assert "After this release the dataset keeps" in alerts(page)
+    alert(page, "After this release the dataset keeps")
     page.get_by_text("Policy: allow a privacy officer to approve despite a failed gate").click()
     wait_idle(page)
     assert page.get_by_text("it can be approved with a written reason (allowed by the policy above)").count()
@@ -179,7 +183,8 @@ def test_owner_uploads_and_requests_a_release(site):
     assert remaining < total and used == round(100 * (1 - remaining / total))
     assert metric_value(page, "Remaining") == f"ε {remaining:.3g}"
     shot(page, ARTIFACTS, "04_owner_release_evaluated")
-    site["release"] = max(r.id for r in site["platform"].list_releases(site["admin"]))
+    alice = site["platform"].login("alice", PASSWORD).actor
+    site["release"] = max(r.id for r in site["platform"].list_releases(alice))
 
     # the budget over time, and the session survives a reload on the page's own URL
     goto(page, "Datasets")
@@ -202,12 +207,12 @@ def test_officer_reviews_the_card_and_decides(site):
     page.goto(f"{url}/review?release={rid}")
     page.get_by_text(f"Release #{rid} of “titanic”").wait_for()
     wait_idle(page)
-    body = page.locator("section.main, [data-testid='stMain']").first.inner_text()
-    assert "What ε = 1 and δ = 1e-06 promise" in body
+    body = main_text(page)
+    assert "What ε = 1 and δ = 1e-09 promise" in body
     report = site["platform"].get_risk_report(site["platform"].login("oscar", PASSWORD).actor, rid)
     judged = [m for m in report["metrics"] if m["verdict"] != "info" or m.get("threshold")]
     assert body.count("Why:") == len(report["metrics"]) and len(judged) > 3
-    assert charts_drawn(page) >= 2  # risk gates and utility gates
+    assert charts_drawn(page) >= 1  # every gate against its limit
     page.get_by_text("Show the release card").click()
     wait_idle(page)
     outer = page.frame_locator('[data-testid="stIFrame"]').first
@@ -217,7 +222,7 @@ def test_officer_reviews_the_card_and_decides(site):
     site["card_svgs"] = inner.locator("svg").count()
     shot(page, ARTIFACTS, "06_officer_review_with_card")
 
-    decision = page.get_by_text("What you can decide:").inner_text()
+    decision = page.locator("p", has_text="What you can decide:").first.inner_text()
     assert "approve" in decision
     page.get_by_label("Reason (required, kept in the audit log)", exact=True).fill(
         "ε = 1 within policy; failed utility gates accepted for exploratory use")
@@ -237,7 +242,7 @@ def test_officer_reviews_the_card_and_decides(site):
     page.goto(f"{url}/review?release={failed}")
     page.get_by_text(f"Release #{failed} of").wait_for()
     wait_idle(page)
-    assert "This release cannot be approved: at least one gate failed" in alerts(page)
+    alert(page, "This release cannot be approved: at least one gate failed")
     assert page.get_by_role("button", name="Approve").is_disabled()
     page.get_by_label("Reason (required, kept in the audit log)", exact=True).fill("utility gates failed")
     page.keyboard.press("Tab")
@@ -253,7 +258,7 @@ def test_officer_reviews_the_card_and_decides(site):
     page.goto(f"{url}/review?release={site['daves']}")
     page.get_by_text(f"Release #{site['daves']} of").wait_for()
     wait_idle(page)
-    assert f"You requested release #{site['daves']} yourself, so you cannot approve or publish it" in alerts(page)
+    alert(page, f"You requested release #{site['daves']} yourself, so you cannot approve or publish it")
     assert page.get_by_role("button", name="Approve").count() == 0
     shot(page, ARTIFACTS, "09_officer_self_approval_refused")
     logout(page)
@@ -306,6 +311,7 @@ def test_admin_manages_users_and_verifies_the_audit_log(site):
     choose(page, "User", "nina (ML engineer)")
     choose(page, "New role", "Data owner")
     page.get_by_role("button", name="Set role").click()
+    page.get_by_text("nina is now Data owner.").wait_for()
     wait_idle(page)
     users = {u.username: u for u in site["platform"].list_users(site["admin"])}
     assert users["nina"].role == "data_owner"

@@ -30,10 +30,16 @@ with tab_users:
             else:
                 info = state.call(platform.create_user, actor, name.strip(), pw or None, role)
             if info is not None:
-                st.success(f"Created {info.username} ({state.ROLE_LABELS[info.role]}).")
-                if info.generated_password:
-                    st.info("Generated password (shown once; hand it over securely):")
-                    st.code(info.generated_password, language=None)
+                # rerun so every list on the page has the new user; the generated password is
+                # kept for exactly the next run (per user session) and then dropped
+                state.flash(f"Created {info.username} ({state.ROLE_LABELS[info.role]}).")
+                st.session_state[state.user_key("new_password")] = info.generated_password
+                st.rerun()
+    state.show_flash()
+    generated = st.session_state.pop(state.user_key("new_password"), None)
+    if generated:
+        st.info("Generated password (shown once; hand it over securely):")
+        st.code(generated, language=None)
     if users:
         st.markdown("**Change a user**")
         # no default user: the first entry is the administrator's own account
@@ -47,6 +53,7 @@ with tab_users:
                                 key=f"admin_role_{u.id}")
         if c2.button("Set role", key=f"admin_setrole_{u.id}"):
             if state.call(platform.set_role, actor, u.id, new_role) is not None:
+                state.flash(f"{u.username} is now {state.ROLE_LABELS[new_role]}.")
                 st.rerun()
         if u.disabled:
             if c3.button("Enable", key=f"admin_enable_{u.id}"):

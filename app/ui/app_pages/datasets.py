@@ -23,10 +23,15 @@ state.show_flash()
 datasets = state.call(platform.list_datasets, actor) or []
 
 if owner:
-    with st.expander(":material/upload: Upload a table", expanded=not datasets):
+    # Once the owner has used the upload form it stays open, so a refusal shown under it is never
+    # folded away by the next rerun (the expander follows `expanded` when it changes).
+    upload_open = state.user_key("upload_open")
+    with st.expander(":material/upload: Upload a table", expanded=not datasets or st.session_state.get(upload_open, False)):
         with st.form("upload", clear_on_submit=False):
             up = st.file_uploader("Table (CSV or Parquet)", type=["csv", "parquet"], key="upload_file")
-            name = st.text_input("Dataset name", key="upload_name", help="Visible to the members of the dataset.")
+            name = st.text_input("Dataset name", key="upload_name",
+                                 help="Unique on the platform (the API and CLI find datasets by name). Visible to the "
+                                      "dataset's members and the privacy officers who review its releases.")
             c1, c2 = st.columns(2)
             budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=100.0, value=10.0,
                                      step=0.5, key="upload_budget",
@@ -37,6 +42,7 @@ if owner:
             schema_file = st.file_uploader("Reviewed schema (optional, JSON)", type=["json"], key="upload_schema")
             go = st.form_submit_button("Upload", type="primary")
         if go:
+            st.session_state[upload_open] = True
             # Refusals are shown in full right under the form (never collapsed inside a status box).
             if up is None:
                 st.error("Choose a CSV or Parquet file first.", icon=":material/block:")

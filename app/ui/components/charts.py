@@ -38,44 +38,59 @@ def budget_over_time(points: list[tuple[datetime, float]], total_epsilon: float)
                     width="stretch")
 
 
+_CAP = 3.0  # beyond three times the limit the exact distance no longer matters to the reader
+
+
+def _share(figure: float | None, bound: float, op: str) -> float | None:
+    """How far a figure is toward its limit: 1 = on the limit, above 1 = beyond it (fails).
+    For an upper limit (≤) that is figure / limit, for a lower limit (≥) limit / figure."""
+    if figure is None:
+        return None
+    if op in ("<=", "<"):
+        share = figure / bound if bound > 0 else (0.0 if figure <= 0 else _CAP)
+    else:
+        share = bound / figure if figure > 0 else _CAP
+    return min(max(share, 0.0), _CAP)
+
+
 def gate_frame(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per judged metric, every gate on one scale: its estimate (and 95 % interval) as a
+    share of its limit. Metrics without a limit are informative only and not drawn."""
     rows = []
     metrics = report.get("metrics", [])
     for m in metrics if isinstance(metrics, list) else []:
-        if not isinstance(m, dict) or m.get("value") is None:
+        t = m.get("threshold") if isinstance(m, dict) else None
+        if not isinstance(t, dict) or m.get("value") is None or not isinstance(t.get("value"), (int, float)):
             continue
-        t = m.get("threshold") if isinstance(m.get("threshold"), dict) else {}
+        bound, op = float(t["value"]), str(t.get("op", "<="))
         interval = m.get("interval") or [None, None]
-        rows.append({"Metric": verdicts.label(str(m.get("name", "")))[0], "Group": str(m.get("group", "")),
-                     "Estimate": float(m["value"]), "Low": interval[0], "High": interval[1],
-                     "Limit": t.get("value"), "Verdict": str(m.get("verdict") or "info")})
-    return pd.DataFrame(rows, columns=["Metric", "Group", "Estimate", "Low", "High", "Limit", "Verdict"])
-
-
-def _gate_chart(frame: pd.DataFrame, title: str) -> alt.LayerChart:
-    base = alt.Chart(frame).encode(y=alt.Y("Metric:N", title=None, sort=None))
-    layers = [
-        base.mark_rule(strokeWidth=2).encode(x="Low:Q", x2="High:Q", color=alt.Color("Verdict:N", scale=_COLOURS)),
-        base.mark_point(filled=True, size=80).encode(
-            x=alt.X("Estimate:Q", title="estimate (line: 95 % interval; tick: limit)"),
-            color=alt.Color("Verdict:N", scale=_COLOURS),
-            tooltip=["Metric", alt.Tooltip("Estimate:Q", format=".3g"), alt.Tooltip("Low:Q", format=".3g"),
-                     alt.Tooltip("High:Q", format=".3g"), "Limit:Q", "Verdict"]),
-        base.mark_tick(color="#202124", thickness=2, size=18).encode(x="Limit:Q"),
-    ]
-    return alt.layer(*layers).properties(height=max(90, 34 * len(frame)), title=title)
+        ends = sorted(x for x in (_share(interval[0], bound, op), _share(interval[1], bound, op)) if x is not None)
+        rows.append({"Gate": verdicts.label(str(m.get("name", "")))[0],
+                     "Group": "Privacy risk" if m.get("group") == "risk" else "Utility",
+                     "Share of limit": _share(float(m["value"]), bound, op),
+                     "Low": ends[0] if len(ends) == 2 else None, "High": ends[1] if len(ends) == 2 else None,
+                     "Estimate": float(m["value"]), "Limit": f"{'≤' if op in ('<=', '<') else '≥'} {bound:g}",
+                     "Verdict": str(m.get("verdict") or "info")})
+    return pd.DataFrame(rows, columns=["Gate", "Group", "Share of limit", "Low", "High", "Estimate", "Limit",
+                                       "Verdict"])
 
 
 def release_gates(report: dict[str, Any]) -> None:
-    """The key charts of a release: risk gates and utility gates, estimate against limit."""
+    """The key chart of a release: every gate's estimate against its limit, on one scale."""
     frame = gate_frame(report)
     if frame.empty:
-        st.caption("No measured gate to draw.")
+        st.caption("No gate with a limit to draw.")
         return
-    risk = frame[frame["Group"] == "risk"]
-    util = frame[(frame["Group"] != "risk") & frame["Limit"].notna()]
-    cols = st.columns(2)
-    if len(risk):
-        cols[0].altair_chart(_gate_chart(risk, "Privacy risk: estimate, interval, limit"), width="stretch")
-    if len(util):
-        cols[1].altair_chart(_gate_chart(util, "Utility: estimate against limit"), width="stretch")
+    y = alt.Y("Gate:N", title=None, sort=None, axis=alt.Axis(labelLimit=320, labelOverlap=False))
+    base = alt.Chart(frame).encode(y=y)
+    colour = alt.Color("Verdict:N", scale=_COLOURS, legend=alt.Legend(orient="bottom", title=None))
+    chart = alt.layer(
+        base.mark_rule(strokeWidth=3, opacity=0.6).encode(x="Low:Q", x2="High:Q", color=colour),
+        base.mark_point(filled=True, size=90).encode(
+            x=alt.X("Share of limit:Q", scale=alt.Scale(domain=[0, _CAP]),
+                    title="estimate as a share of its limit (1 = on the limit; right of the line = beyond it)"),
+            color=colour,
+            tooltip=["Gate", "Group", alt.Tooltip("Estimate:Q", format=".3g"), "Limit", "Verdict"]),
+        alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color="#202124", strokeDash=[5, 3]).encode(x="x:Q"),
+    ).properties(height=26 * len(frame) + 20, title="Every gate against its limit (bar: 95 % interval)")
+    st.altair_chart(chart, width="stretch")

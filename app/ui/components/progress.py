@@ -75,7 +75,7 @@ def recent_releases(*, every: float = 2.0) -> None:
                        "Privacy": state.fmt_eps(r.epsilon, r.delta), "State": STATE_LABEL.get(r.state, r.state),
                        "Verdict": verdict_label(r.verdict) if r.verdict else "—",
                        "Progress": f"{(1.0 if r.state not in ACTIVE else (r.job.progress if r.job else 0)):.0%}",
-                       "Next step": (decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).next_step
+                       "Next step": (decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).short
                                      if r.state == "evaluated" else "")}
                       for r in reversed(mine)], hide_index=True, width="stretch")
         for r in mine:

@@ -13,6 +13,7 @@ from app.ui.components.discovery import KINDS as DISCOVERY_KINDS
 from app.ui.components.discovery import declarations_frame, declarations_from_frame
 from app.ui.components.card import md
 from app.ui.components.schema_editor import schema_editor, schema_to_frame
+from synthgen.budget import MAX_EPSILON
 
 actor = state.require_actor()
 platform = state.platform()
@@ -33,7 +34,7 @@ if owner:
                                  help="Unique on the platform (the API and CLI find datasets by name). Visible to the "
                                       "dataset's members and the privacy officers who review its releases.")
             c1, c2 = st.columns(2)
-            budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=100.0, value=10.0,
+            budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=MAX_EPSILON, value=10.0,
                                      step=0.5, key="upload_budget",
                                      help="The most ε that all releases of this table may ever spend together.")
             delta = c2.select_slider("δ (probability the guarantee fails)", options=[1e-9, 1e-8, 1e-7, 1e-6, 1e-5],
@@ -88,7 +89,7 @@ if history is not None:
     budget_over_time(history, ds.budget.epsilon("total"))
 if owner:
     with st.form(f"budget_{ds.id}"):
-        new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=100.0,
+        new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=MAX_EPSILON,
                                     value=float(round(ds.budget.epsilon("total"), 3)), step=0.5, key=f"budget_total_{ds.id}")
         if st.form_submit_button("Set budget"):
             if state.call(platform.set_budget, actor, ds.id, float(new_total)) is not None:

@@ -5,18 +5,15 @@ import json
 import streamlit as st
 
 from app.ui import state
-from app.ui.components.budget import budget_meter
+from app.ui.components.budget import budget_meter, preview_after_spend
 from app.ui.components.progress import recent_releases, release_progress
+from synthgen.synthesizers import registry
 
 actor = state.require_actor()
 platform = state.platform()
 
-SYNTHS = {
-    "aim": "AIM — differentially private (adaptive marginals; most accurate, slower)",
-    "mst": "MST — differentially private (fast; good for many columns)",
-    "gaussian_copula": "Gaussian copula — baseline, no formal privacy",
-    "ctgan": "CTGAN — baseline, no formal privacy",
-}
+#: name -> facts (label, DP or not, ε cap): from the one registry the service also reads
+SYNTHS = {f.name: f for f in registry.all_facts()}
 
 st.title("New release")
 watch_key = state.user_key("watch_release")
@@ -35,14 +32,15 @@ else:
     schema = json.loads(ds.schema_json)
     col_names = [c["name"] for c in schema.get("columns", []) if c.get("role") != "identifier"]
 
-    synth = st.radio("Synthesizer", list(SYNTHS), format_func=SYNTHS.get, key="rel_synth")
-    dp = synth in ("aim", "mst")
+    synth = st.radio("Synthesizer", list(SYNTHS), format_func=lambda name: SYNTHS[name].description, key="rel_synth")
+    dp = SYNTHS[synth].dp
     eps = None
     eps_ok = True
     if dp:
         remaining = ds.budget.epsilon("remaining")
         # no min/max on the widget: Streamlit would silently keep the old value for ε = -1 (a red
-        # border, no message); the preview below says what is wrong, next to the field
+        # border, no message); the preview below says what is wrong (the library's own limits,
+        # up to the synthesizer's ε cap), next to the field
         eps = st.number_input("ε to spend on this release", value=float(min(1.0, max(0.01, round(remaining, 2)))),
                               step=0.25, key="rel_eps")
         st.markdown(
@@ -52,8 +50,6 @@ else:
             "promise fails. Smaller ε = stronger protection, noisier data. ε ≤ 1 is strong; ε around 1–5 is common "
             "for releases; above 10 is weak.")
         budget_meter(ds.budget)
-        from app.ui.components.budget import preview_after_spend
-
         eps_ok = preview_after_spend(ds.budget, float(eps))
     else:
         st.warning("**No formal privacy.** A baseline synthesizer can memorize and reproduce real rows; it spends no "

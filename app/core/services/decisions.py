@@ -1,0 +1,77 @@
+"""Decisions on releases: approve, reject (privacy officers, never the requester), publish,
+revoke. Each is a transition of the state machine in :mod:`app.core.releases`.
+
+Rules kept here:
+
+* Four eyes: the requester of a release may not approve or reject it.
+* Nobody publishes a release they requested either, whatever their role is now.
+* Which releases may be approved, and which only with ``override=True`` and a written reason,
+  is one rule: :func:`app.core.decisions.decision_rule` (pass: approve; inconclusive: approve
+  with a reason unless the policy says otherwise; fail or no formal privacy: reject only unless
+  the policy allows an override).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from app.core import releases as rel_sm
+from app.core.authz import four_eyes_check
+from app.core.decisions import decision_rule
+from app.core.services import views
+from app.core.services.inputs import clean_text
+from app.core.services.types import Actor, ApprovalRefusedError, ReleaseInfo
+
+if TYPE_CHECKING:
+    from app.core.services.runtime import Runtime
+
+
+class Decisions:
+    def __init__(self, rt: "Runtime"):
+        self.rt = rt
+
+    def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False) -> ReleaseInfo:
+        """privacy_officer, not the requester (four-eyes). Which releases may be approved, and
+        which need ``override=True`` with a written reason: :mod:`app.core.decisions`."""
+        with self.rt.op(actor, "approve", f"release:{release_id}") as op:
+            s = op.session
+            rel = self.rt.authorize_release(op, "approve", release_id)
+            four_eyes_check(rel.requester_id, op.user.id)
+            rel_sm.check(rel, "approve")
+            reason = clean_text(reason, "reason")
+            rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=json.loads(rel.policy_json))
+            if rule.kind == "reject_only":
+                raise ApprovalRefusedError(f"release {rel.id} cannot be approved: {rule.reason}; it can only be "
+                                           "rejected")
+            if rule.needs_override and override is not True:
+                raise ApprovalRefusedError(f"release {rel.id} needs an explicit override to be approved ({rule.reason}): "
+                                           "tick the override (override=True) and give a written reason")
+            rel_sm.approve(s, rel, approver_id=op.user.id, reason=reason, override=rule.needs_override)
+            op.details.update(verdict=rel.verdict, override=rule.needs_override, dp=rel.dp)
+            return views.release_info(s, rel)
+
+    def reject(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
+        with self.rt.op(actor, "reject", f"release:{release_id}") as op:
+            s = op.session
+            rel = self.rt.authorize_release(op, "reject", release_id)
+            rel_sm.check(rel, "reject")
+            rel_sm.reject(s, rel, approver_id=op.user.id, reason=clean_text(reason, "reason"))
+            op.details["verdict"] = rel.verdict
+            return views.release_info(s, rel)
+
+    def publish(self, actor: Actor, release_id: int) -> ReleaseInfo:
+        with self.rt.op(actor, "publish", f"release:{release_id}") as op:
+            s = op.session
+            rel = self.rt.authorize_release(op, "publish", release_id)
+            four_eyes_check(rel.requester_id, op.user.id)  # whatever the publisher's role is now
+            rel_sm.publish(s, rel)
+            return views.release_info(s, rel)
+
+    def revoke(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
+        with self.rt.op(actor, "revoke", f"release:{release_id}") as op:
+            s = op.session
+            rel = self.rt.authorize_release(op, "revoke", release_id)
+            rel_sm.check(rel, "revoke")
+            rel_sm.revoke(s, rel, reason=clean_text(reason, "reason"))
+            return views.release_info(s, rel)

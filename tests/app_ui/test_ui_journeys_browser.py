@@ -103,8 +103,11 @@ def site(tmp_path_factory):
 
 
 def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
-    page.get_by_role("combobox", name=label, exact=True).first.click()
+    """Pick ``option`` in the Streamlit selectbox labelled ``label`` (typing filters the list,
+    which only draws the options in view)."""
+    box = page.get_by_role("combobox", name=label, exact=True).first
+    box.click()
+    box.fill(option.split(" (")[0])
     page.get_by_role("option", name=option, exact=True).first.click()
     wait_idle(page)
 

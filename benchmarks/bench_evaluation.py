@@ -1,10 +1,14 @@
-"""Benchmark of the full evaluation on Adult (issue #3): wall time, peak RSS, per-stage seconds.
+"""Benchmark of the full evaluation: wall and CPU time, peak RSS, per-stage seconds, card size.
 
-Adult is split 70/30 with seed 0 (train 34,189 rows, control 14,653 rows). Without
+Adult (default) is split 70/30 with seed 0 (train 34,189 rows, control 14,653 rows). Without
 ``--synthetic``, the synthetic table is a stand-in: the training rows with every column shuffled
-independently (the real DP synthesizer is built elsewhere).
+independently (the real DP synthesizer is built elsewhere). ``--wide`` instead generates a
+100,000 × 50 table (20 correlated numeric columns, 30 categorical columns with 2-40 categories,
+public schema written here): train 100,000 rows, control 40,000, synthetic 100,000 (the same
+generator, another seed). CPU seconds are printed beside wall seconds because the machine is
+shared: wall time grows with other jobs' load, CPU time much less.
 
-    .venv/bin/python benchmarks/bench_evaluation.py [--synthetic SYN.csv] [--attacks 1000] [-o report.html]
+    .venv/bin/python benchmarks/bench_evaluation.py [--wide] [--synthetic SYN.csv] [--attacks 1000] [-o report.html]
 """
 
 from __future__ import annotations
@@ -21,9 +25,41 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def wide_tables():
+    """A 100,000 × 50 table with dependence between columns, its control and a synthetic stand-in."""
+    import pandas as pd
+
+    from synthgen.schema import Schema
+
+    def draw(n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        latent = rng.normal(size=(n, 5))
+        cols = {}
+        for j in range(20):
+            x = latent[:, j % 5] * (1 + j % 3) + rng.normal(scale=0.7, size=n)
+            cols[f"num{j:02d}"] = np.clip(np.round(50 + 10 * x, 2), 0, 100)
+        for j in range(30):
+            k = 2 + (j * 7) % 39
+            z = latent[:, j % 5] + rng.normal(scale=0.8, size=n)
+            codes = np.clip(((z + 3) / 6 * k).astype(int), 0, k - 1)
+            cols[f"cat{j:02d}"] = np.array([f"v{c}" for c in range(k)], dtype=object)[codes]
+        return pd.DataFrame(cols)
+
+    columns = [{"name": f"num{j:02d}", "kind": "numeric", "role": "quasi_identifier" if j < 4 else "attribute",
+                "nullable": False, "lower": 0, "upper": 100, "cuts": [10, 20, 30, 40, 50, 60, 70, 80, 90], "integer": False}
+               for j in range(20)]
+    columns += [{"name": f"cat{j:02d}", "kind": "categorical",
+                 "role": "sensitive" if j in (0, 1) else "quasi_identifier" if j < 6 else "attribute",
+                 "nullable": False, "categories": [f"v{c}" for c in range(2 + (j * 7) % 39)]} for j in range(30)]
+    schema = Schema.from_dict({"schema_version": 1, "name": "wide", "derived_from_private_data": False,
+                               "privacy_unit": {"person_column": None, "max_rows": 1}, "columns": columns})
+    return draw(100_000, 1), draw(40_000, 2), draw(100_000, 3), schema, "cat00"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--synthetic", default=None)
+    parser.add_argument("--wide", action="store_true", help="100,000 x 50 generated table instead of Adult")
     parser.add_argument("--attacks", type=int, default=1000)
     parser.add_argument("-o", "--output", default=None, help="also write the card (.html) or JSON")
     args = parser.parse_args()
@@ -35,26 +71,34 @@ def main() -> int:
     from synthgen.io import read_table
     from synthgen.schema import Schema
 
-    df = read_table(ROOT / "datasets" / "adult.csv")
-    schema = Schema.load(ROOT / "datasets" / "adult.schema.json")
-    perm = np.random.default_rng(0).permutation(len(df))
-    n_train = int(round(0.7 * len(df)))
-    train, control = df.iloc[perm[:n_train]].reset_index(drop=True), df.iloc[perm[n_train:]].reset_index(drop=True)
-    if args.synthetic:
-        syn = read_table(args.synthetic)
+    if args.wide:
+        train, control, syn, schema, target = wide_tables()
     else:
-        rng = np.random.default_rng(1)
-        syn = train.apply(lambda c: c.to_numpy()[rng.permutation(len(c))])
+        df = read_table(ROOT / "datasets" / "adult.csv")
+        schema = Schema.load(ROOT / "datasets" / "adult.schema.json")
+        target = "income"
+        perm = np.random.default_rng(0).permutation(len(df))
+        n_train = int(round(0.7 * len(df)))
+        train, control = df.iloc[perm[:n_train]].reset_index(drop=True), df.iloc[perm[n_train:]].reset_index(drop=True)
+        if args.synthetic:
+            syn = read_table(args.synthetic)
+        else:
+            rng = np.random.default_rng(1)
+            syn = train.apply(lambda c: c.to_numpy()[rng.permutation(len(c))])
     print(f"train {len(train)} rows, control {len(control)} rows, synthetic {len(syn)} rows, attacks {args.attacks}")
-    t0 = time.perf_counter()
-    report = evaluate(train, syn, control, schema, rng=np.random.default_rng(0), target="income", n_attacks=args.attacks,
+    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    t0, c0 = time.perf_counter(), cpu()
+    report = evaluate(train, syn, control, schema, rng=np.random.default_rng(0), target=target, n_attacks=args.attacks,
+                      privacy={"epsilon": 1.0, "delta": 1e-9, "total_epsilon": 3.0},
                       progress=lambda f, m: print(f"  [{time.perf_counter() - t0:6.1f} s] {f:4.0%} {m}", flush=True))
-    wall = time.perf_counter() - t0
+    wall, cpu_s = time.perf_counter() - t0, cpu() - c0
+    sizes = {a: len(render_html(report, a).encode("utf-8")) for a in ("full", "ml_team")}
     if args.output:
         out = Path(args.output)
         out.write_text(render_html(report) if out.suffix == ".html" else report.to_json(), encoding="utf-8")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"wall seconds: {wall:.1f}")
+    print(f"wall seconds: {wall:.1f}  CPU seconds: {cpu_s:.1f}  load average: {psutil.getloadavg()[0]:.1f}")
+    print(f"card bytes: full {sizes['full']:,}, ml_team {sizes['ml_team']:,}")
     print(f"peak RSS: {peak_kb / 1024 / 1024:.2f} GB (current {psutil.Process().memory_info().rss / 2**30:.2f} GB)")
     print("per-stage seconds:")
     for name, sec in report.timings.items():
@@ -67,14 +111,16 @@ def main() -> int:
             extra += f" CI [{m.interval[0]:.4f}, {m.interval[1]:.4f}]"
         if "n_attacks" in d:
             extra += f" n_attacks={d['n_attacks']}"
-        if d.get("n_control_attacks") is not None:
+        if d.get("n_control_attacks") is not None and d.get("half_width") is not None:
             extra += f"/{d['n_control_attacks']} (requested {d['n_attacks_requested']}, half-width {d['half_width']:.3f})"
         if d.get("n_queries_generated") is not None:
             extra += f" queries={d['n_queries_generated']}"
         if d.get("n_combos") is not None:
             extra += f" combos={d['n_combos']}"
         if d.get("flags"):
-            extra += f" flags={len(d['flags'])}"
+            extra += f" flags={d['flags']}"
+        if d.get("warnings"):
+            extra += f" warnings={len(d['warnings'])}"
         print(f"  {m.name:28s} {m.verdict:12s} {m.value if m.value is None else round(m.value, 4)}{extra}")
     return 0
 

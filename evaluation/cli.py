@@ -1,8 +1,12 @@
 """``synthgen evaluate``: the evaluation as a command (registered by ``app.cli`` through :func:`register`).
 
     synthgen evaluate --real TRAIN --synthetic SYN --control CONTROL --schema S
-                      [--target COL] [--policy P] [--privacy PRIVACY.json] [--seed N]
-                      [--attacks N] [--audience full|ml] -o report.(html|json)
+                      [--target COL] [--policy P] [--model MODEL.zip [--delta D] | --privacy PRIVACY.json]
+                      [--budget-epsilon E] [--seed N] [--attacks N] [--audience full|ml_team]
+                      -o report.(html|json)
+
+``--model`` reads the DP accounting the model file carries (the ρ OpenDP consumed, the
+synthesizer) and states it as ε at ``--delta`` (default 1e-9, the default of ``synthgen fit``).
 
 Errors are :class:`synthgen.errors.SynthgenError` subclasses with one-line messages; the CLI
 wrapper prints them and exits with status 2 (:func:`main` here does the same when run alone).
@@ -27,14 +31,43 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--schema", required=True, help="schema JSON")
     p.add_argument("--target", default=None, help="column for train-on-synthetic / test-on-real")
     p.add_argument("--policy", default=None, help="policy file (.toml or .json); default: the shipped policy")
+    p.add_argument("--model", default=None, help="model file written by 'synthgen fit': its DP accounting is used")
+    p.add_argument("--delta", type=float, default=None, help="delta at which --model's rho is stated as epsilon (default 1e-9, as in fit)")
+    p.add_argument("--budget-epsilon", type=float, default=None, help="the dataset's total epsilon budget, drawn on the card")
     p.add_argument("--privacy", default=None, help="JSON file with the synthesizer's DP accounting (epsilon, delta, rho, total_epsilon)")
     p.add_argument("--seed", type=int, default=0, help="seed of the evaluation's random generator (default 0)")
     p.add_argument("--attacks", type=int, default=1000, help="attacks per anonymeter evaluation (default 1000)")
-    p.add_argument("--audience", choices=("full", "ml"), default="full", help="full card, or the ML-team rendering")
+    p.add_argument("--audience", choices=("full", "ml_team", "ml"), default="full",
+                   help="full (data owner and privacy officers), or ml_team (no statistic of the real table)")
     p.add_argument("-o", "--output", required=True, help="report file: .html or .json")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.set_defaults(handler=handle)
     return p
+
+
+DEFAULT_DELTA = 1e-9
+
+
+def privacy_from_model(path: str, schema, delta: float | None) -> dict:
+    """The DP accounting a model file carries, as the ``privacy`` argument of ``evaluate``."""
+    import math
+
+    from synthgen.budget import CONVERSION, PrivacyBudget
+    from synthgen.model import FittedModel
+
+    if not Path(path).is_file():
+        raise EvaluationError(f"--model ({path!r}) must be a model file written by 'synthgen fit'")
+    delta = DEFAULT_DELTA if delta is None else delta
+    if not (isinstance(delta, float) and math.isfinite(delta) and 0 < delta < 1):
+        raise EvaluationError(f"--delta ({delta!r}) must be a number between 0 and 1 (exclusive)")
+    model = FittedModel.load(path)
+    if not model.dp:
+        raise EvaluationError(f"--model ({path!r}) is not differentially private: it has no DP accounting")
+    if model.info.get("schema_fingerprint") != schema.fingerprint():
+        raise EvaluationError(f"--model ({path!r}) was fitted with another schema than --schema ({schema.name!r})")
+    rho = float((model.info.get("accounting") or {}).get("rho_consumed", model.info["budget"]["rho"]))
+    return {"rho": rho, "delta": delta, "epsilon": PrivacyBudget(rho).epsilon(delta), "conversion": CONVERSION,
+            "mechanism": str(model.info.get("synthesizer", model.config.name))}
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -48,15 +81,25 @@ def handle(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".html", ".json"):
         raise EvaluationError(f"output ({out.name!r}) must end in .html or .json")
+    if args.model and args.privacy:
+        raise EvaluationError("give either --model or --privacy, not both (both state the DP accounting)")
+    if args.delta is not None and not args.model:
+        raise EvaluationError("--delta is only used with --model")
+    if args.budget_epsilon is not None and not (args.budget_epsilon > 0 and args.budget_epsilon < float("inf")):
+        raise EvaluationError(f"--budget-epsilon ({args.budget_epsilon!r}) must be a positive number")
     schema = Schema.load(args.schema)
-    real, syn, control = read_table(args.real), read_table(args.synthetic), read_table(args.control)
     policy = load_policy(args.policy) if args.policy else None
-    privacy = None
+    privacy = privacy_from_model(args.model, schema, args.delta) if args.model else None
+    real, syn, control = read_table(args.real), read_table(args.synthetic), read_table(args.control)
     if args.privacy:
         try:
             privacy = json.loads(Path(args.privacy).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise EvaluationError(f"privacy file {args.privacy!r} is not a readable JSON file ({exc.__class__.__name__})") from None
+    if args.budget_epsilon is not None:
+        if privacy is None:
+            raise EvaluationError("--budget-epsilon needs the DP accounting (--model or --privacy)")
+        privacy = {**privacy, "total_epsilon": args.budget_epsilon}
     bar = None
     progress = None
     if not args.no_progress:

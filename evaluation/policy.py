@@ -8,9 +8,18 @@ the point estimate (``value``) or an end of the confidence interval (``lower``/`
 Verdict rules (:func:`judge`):
 
 * no rule → ``info`` (reported, not voting);
-* no estimate, or the metric is flagged (``details["flags"]`` non-empty: anonymeter warnings,
-  insufficient control, too few attacks) → ``inconclusive``; a flagged metric never passes;
-* otherwise ``pass`` or ``fail``.
+* no estimate → ``inconclusive``;
+* the compared figure breaks the bound → ``fail`` (with ``on = "interval"``: the whole 95 %
+  interval is beyond it), even when the measurement is flagged: the evidence of a breach stands;
+* the measurement is flagged (``details["flags"]`` non-empty: too few attacks, with their count;
+  insufficient control; 100 % control success) → ``inconclusive``: a flagged metric never passes;
+* with ``on = "interval"``: ``pass`` when the whole 95 % interval meets the bound, ``inconclusive``
+  when the interval straddles it;
+* otherwise ``pass``.
+
+``details["warnings"]`` (anonymeter's "attack is as good or worse as baseline": no attack
+advantage) never block a verdict; they stay visible in the report. Every judged metric carries
+its reason in ``details["verdict_reason"]``.
 
 The overall verdict is ``fail`` if any metric fails, else ``inconclusive`` if any is
 inconclusive, else ``pass``.
@@ -120,29 +129,44 @@ def default_policy() -> Policy:
 
 def _figure(metric: Metric, on: str) -> float | None:
     if on == "value" or metric.interval is None:
-        return metric.value if on == "value" or metric.interval is None else None
+        return metric.value
     lo, hi = metric.interval
     return lo if on == "lower" else hi
 
 
+def _breaks(figure: float, rule: Rule) -> bool:
+    return figure > rule.bound if rule.op == "<=" else figure < rule.bound
+
+
+def _verdict(metric: Metric, rule: Rule) -> tuple[str, str]:
+    flags = metric.details.get("flags") or []
+    if metric.value is None:
+        return "inconclusive", "no estimate: " + ("; ".join(flags) if flags else "the measurement could not be made")
+    limit = f"{rule.op} {rule.bound:g}"
+    if rule.on == "interval" and metric.interval is not None:
+        lo, hi = metric.interval
+        shown = f"estimate {metric.value:.4g}, 95 % interval [{lo:.4g}, {hi:.4g}]"
+        near, far = (lo, hi) if rule.op == "<=" else (hi, lo)
+        if _breaks(near, rule):
+            return "fail", f"{shown}: the whole interval breaks the limit {limit}"
+        if flags:
+            return "inconclusive", f"{shown}, but the measurement is flagged: " + "; ".join(flags)
+        if not _breaks(far, rule):
+            return "pass", f"{shown}: the whole interval meets the limit {limit}"
+        return "inconclusive", f"{shown}: the interval straddles the limit {limit}"
+    figure = _figure(metric, "value" if rule.on == "interval" else rule.on)
+    shown = f"{'estimate' if rule.on in ('value', 'interval') else rule.on + ' end of the interval'} {figure:.4g}"
+    if _breaks(figure, rule):
+        return "fail", f"{shown} breaks the limit {limit}"
+    if flags:
+        return "inconclusive", f"{shown} meets the limit {limit}, but the measurement is flagged: " + "; ".join(flags)
+    return "pass", f"{shown} meets the limit {limit}"
+
+
 def judge(metric: Metric, policy: Policy) -> Metric:
-    """The metric with its threshold and verdict set by ``policy`` (see module docstring)."""
+    """The metric with its threshold, verdict and the verdict's reason (``details["verdict_reason"]``)."""
     rule = policy.rule_for(metric.name)
     if rule is None:
         return replace(metric, threshold=None, verdict="info")
-    flags = metric.details.get("flags") or []
-    if rule.on == "interval" and metric.interval is not None and metric.value is not None and not flags:
-        # pass only when the whole confidence interval meets the bound, fail when the estimate
-        # itself breaks it; in between the evidence is too wide to certify: inconclusive.
-        lo, hi = metric.interval
-        inside, outside = (hi <= rule.bound, metric.value > rule.bound) if rule.op == "<=" else (lo >= rule.bound, metric.value < rule.bound)
-        verdict = "pass" if inside else "fail" if outside else "inconclusive"
-        return replace(metric, threshold=rule.to_dict(), verdict=verdict)
-    figure = _figure(metric, "value" if rule.on == "interval" else rule.on)
-    if figure is None or flags:
-        verdict = "inconclusive"
-    elif rule.op == "<=":
-        verdict = "pass" if figure <= rule.bound else "fail"
-    else:
-        verdict = "pass" if figure >= rule.bound else "fail"
-    return replace(metric, threshold=rule.to_dict(), verdict=verdict)
+    verdict, reason = _verdict(metric, rule)
+    return replace(metric, threshold=rule.to_dict(), verdict=verdict, details={**metric.details, "verdict_reason": reason})

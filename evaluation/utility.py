@@ -1,20 +1,27 @@
-"""Utility metrics: marginals, pairwise association, TSTR/TRTR and SDMetrics' quality score.
+"""Utility metrics: marginals, per-column distances, association, TSTR/TRTR and SDMetrics' score.
 
-Binning: every column is encoded with :func:`synthgen.encoding.encode_column`, i.e. numeric and
-datetime columns are binned exactly as the schema declares and categories are the schema's.
-A value that does not fit the schema (code -1: a missing value in a non-nullable column or an
-unknown category) is kept as one extra value of its own, so that it shows up as a difference
-rather than silently disappearing.
+Everything is measured on the fixed discretisation of :mod:`evaluation.discretise` (quantile
+bins of the real training table, exact values for columns with few distinct values, the schema's
+categories), never on the schema's own bins; a value the schema cannot hold is left out of
+every marginal involving its column (so no output reveals that such values exist).
 
-* TVD of a marginal is ``0.5 * sum |p_real - p_syn|`` over its cells; every 1-, 2- and 3-way
-  marginal of the evaluated columns is measured; the report gives the mean and the mean of the
-  10 worst per order, and the worst marginals themselves.
+* TVD of a marginal is ``0.5 * sum |p_real - p_syn|`` over its cells; every 1- and 2-way
+  marginal is measured, and 3-way marginals on all column triples up to
+  :data:`MAX_3WAY_MARGINALS` (beyond that a uniform sample of that many triples, drawn from the
+  evaluation's ``rng``). The report gives the mean, the worst 1-way marginal and the mean of the
+  10 worst per order.
+* Per numeric column: the Kolmogorov-Smirnov distance (largest gap between the two cumulative
+  distributions, 0..1) on the values clipped to the schema bounds: it sees errors at any
+  resolution, inside bins too.
 * Association: Pearson correlation for numeric/datetime pairs (pairwise complete rows),
-  Cramér's V on the schema codes for every other pair (numeric columns binned as declared).
-  An undefined association (a constant column) counts as 0.
+  Cramér's V on the fixed discretisation for every other pair. An undefined association (a
+  constant column) counts as 0.
 * TSTR/TRTR: scikit-learn HistGradientBoosting trained on the synthetic table (TSTR) or on the
   training table (TRTR), both with the same number of rows (the smaller of the two, at most
-  :data:`MAX_MODEL_ROWS`), and both tested on the control table, which neither has seen.
+  :data:`MAX_MODEL_ROWS`), both tested on the control table, which neither has seen. Both scores
+  are reported beside their ratio, and the AUC's *skill ratio* ``(AUC_tstr - 0.5) / (AUC_trtr - 0.5)``
+  (the share of the real model's advantage over chance that the synthetic model keeps): a plain
+  AUC ratio of 0.78 can hide a synthetic model that kept only half of it (0.72 against 0.91).
 """
 
 from __future__ import annotations
@@ -22,50 +29,37 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from synthgen.encoding import _to_seconds, encode_column
+from evaluation.discretise import Coded, ColumnBins, numeric_values
+from synthgen.encoding import encode_column
 from synthgen.schema import Column, normalise_category
 
-MAX_MODEL_ROWS = 50_000
+MAX_MODEL_ROWS = 10_000
+MODEL_MAX_ITER = 60
 SDMETRICS_ROWS = 5_000
+SDMETRICS_MAX_COLUMNS = 30
+MAX_3WAY_MARGINALS = 500
 WORST_K = 10
 
 
-@dataclass(frozen=True)
-class Coded:
-    """Codes (n × k) of the evaluated columns; code -1 remapped to ``cardinality``."""
-
-    codes: np.ndarray
-    cards: tuple[int, ...]
-    labels: tuple[tuple[str, ...], ...]
-
-
-def code_table(frame: pd.DataFrame, columns: list[Column]) -> Coded:
-    cols, cards, labels = [], [], []
-    for col in columns:
-        codes, _ = encode_column(col, frame[col.name].reset_index(drop=True))
-        card = col.cardinality
-        cols.append(np.where(codes < 0, card, codes))
-        cards.append(card + 1)
-        labels.append(tuple(col.value_labels()) + ("<outside schema>",))
-    mat = np.column_stack(cols) if cols else np.zeros((len(frame), 0), dtype=np.int64)
-    return Coded(mat.astype(np.int64), tuple(cards), tuple(labels))
-
-
-def _joint(codes: np.ndarray, idx: tuple[int, ...], cards: tuple[int, ...]) -> np.ndarray:
+def _joint(codes: np.ndarray, idx: tuple[int, ...], cards: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """One key per row for the marginal on ``idx``; rows with a left-out value get key -1."""
     key = np.zeros(len(codes), dtype=np.int64)
+    bad = np.zeros(len(codes), dtype=bool)
     size = 1
     for i in idx:
-        key = key * cards[i] + codes[:, i]
+        c = codes[:, i]
+        bad |= c < 0
+        key = key * cards[i] + np.maximum(c, 0)
         size *= cards[i]
-    return key, size
+    return np.where(bad, -1, key), size
 
 
 def _probabilities(key: np.ndarray, size: int) -> dict | np.ndarray:
+    key = key[key >= 0]
     if size <= 2_000_000:
         counts = np.bincount(key, minlength=size).astype(float)
         return counts / max(len(key), 1)
@@ -80,13 +74,17 @@ def _tvd(p, q) -> float:
     return float(0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in keys))
 
 
-def marginal_tvds(real: Coded, syn: Coded, max_order: int = 3) -> dict[int, list[tuple[tuple[int, ...], float]]]:
-    """TVD of every 1-, 2- and 3-way marginal, keyed by order."""
+def marginal_tvds(real: Coded, syn: Coded, rng: np.random.Generator, max_order: int = 3) -> dict[int, list[tuple[tuple[int, ...], float]]]:
+    """TVD of the 1-, 2- and (up to :data:`MAX_3WAY_MARGINALS`) 3-way marginals, keyed by order."""
     k = real.codes.shape[1]
     out: dict[int, list[tuple[tuple[int, ...], float]]] = {}
     for order in range(1, max_order + 1):
+        combos = list(itertools.combinations(range(k), order))
+        if order == 3 and len(combos) > MAX_3WAY_MARGINALS:
+            pick = np.sort(rng.choice(len(combos), size=MAX_3WAY_MARGINALS, replace=False))
+            combos = [combos[i] for i in pick]
         rows = []
-        for idx in itertools.combinations(range(k), order):
+        for idx in combos:
             kr, size = _joint(real.codes, idx, real.cards)
             ks, _ = _joint(syn.codes, idx, syn.cards)
             rows.append((idx, _tvd(_probabilities(kr, size), _probabilities(ks, size))))
@@ -94,37 +92,28 @@ def marginal_tvds(real: Coded, syn: Coded, max_order: int = 3) -> dict[int, list
     return out
 
 
-def marginal_figure(real: Coded, syn: Coded, idx: tuple[int, ...], names: list[str], max_cells: int = 30) -> dict:
-    """Side-by-side distribution of one marginal (the ``max_cells`` heaviest cells)."""
-    kr, size = _joint(real.codes, idx, real.cards)
-    ks, _ = _joint(syn.codes, idx, syn.cards)
-    cells = np.union1d(np.unique(kr), np.unique(ks))
-    pr = pd.Series(kr).value_counts(normalize=True).reindex(cells, fill_value=0.0).to_numpy()
-    ps = pd.Series(ks).value_counts(normalize=True).reindex(cells, fill_value=0.0).to_numpy()
-    order = np.argsort(-np.maximum(pr, ps), kind="stable")[:max_cells]
-    labels = []
-    for cell in cells[order]:
-        parts = []
-        rest = int(cell)
-        for i in reversed(idx):
-            parts.append(real.labels[i][rest % real.cards[i]])
-            rest //= real.cards[i]
-        labels.append(" | ".join(reversed(parts)))
-    return {
-        "columns": [names[i] for i in idx],
-        "labels": labels,
-        "real": pr[order].tolist(),
-        "synthetic": ps[order].tolist(),
-    }
+def column_distribution(real: Coded, syn: Coded, i: int) -> dict:
+    """Real and synthetic shares of every cell of column ``i`` (left-out values excluded)."""
+    pr = _probabilities(real.codes[:, i], real.cards[i])
+    ps = _probabilities(syn.codes[:, i], syn.cards[i])
+    keep = np.flatnonzero((pr > 0) | (ps > 0))
+    return {"labels": [real.labels[i][j] for j in keep], "real": pr[keep].tolist(), "synthetic": ps[keep].tolist()}
+
+
+def ks_distance(col: Column, real: pd.DataFrame, syn: pd.DataFrame) -> float | None:
+    """Kolmogorov-Smirnov distance of a numeric/datetime column (values clipped to the bounds)."""
+    x = numeric_values(col, real[col.name])
+    y = numeric_values(col, syn[col.name])
+    x, y = np.sort(x[~np.isnan(x)]), np.sort(y[~np.isnan(y)])
+    if not len(x) or not len(y):
+        return None
+    grid = np.concatenate([x, y])
+    cdf_x = np.searchsorted(x, grid, side="right") / len(x)
+    cdf_y = np.searchsorted(y, grid, side="right") / len(y)
+    return float(np.abs(cdf_x - cdf_y).max())
 
 
 # -- association --------------------------------------------------------------------------
-def _numeric_values(col: Column, series: pd.Series) -> np.ndarray:
-    if col.kind == "datetime":
-        return _to_seconds(series.reset_index(drop=True))
-    return pd.to_numeric(series.reset_index(drop=True), errors="coerce").to_numpy(dtype=float)
-
-
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     ok = ~(np.isnan(x) | np.isnan(y))
     if ok.sum() < 3:
@@ -137,6 +126,8 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _cramers_v(a: np.ndarray, b: np.ndarray, ca: int, cb: int) -> float:
+    ok = (a >= 0) & (b >= 0)
+    a, b = a[ok], b[ok]
     n = len(a)
     if n == 0:
         return 0.0
@@ -150,10 +141,11 @@ def _cramers_v(a: np.ndarray, b: np.ndarray, ca: int, cb: int) -> float:
     return float(math.sqrt(chi2 / (n * (min(r, c) - 1))))
 
 
-def association_matrix(frame: pd.DataFrame, coded: Coded, columns: list[Column]) -> np.ndarray:
+def association_matrix(frame: pd.DataFrame, coded: Coded, bins: list[ColumnBins]) -> np.ndarray:
+    columns = [b.column for b in bins]
     k = len(columns)
     numeric = [c.kind in ("numeric", "datetime") for c in columns]
-    values = [(_numeric_values(c, frame[c.name]) if numeric[i] else None) for i, c in enumerate(columns)]
+    values = [(numeric_values(c, frame[c.name]) if numeric[i] else None) for i, c in enumerate(columns)]
     mat = np.eye(k)
     for i, j in itertools.combinations(range(k), 2):
         if numeric[i] and numeric[j]:
@@ -169,21 +161,21 @@ def _features(frame: pd.DataFrame, columns: list[Column]) -> tuple[np.ndarray, l
     cols, is_cat = [], []
     for col in columns:
         if col.kind in ("numeric", "datetime"):
-            cols.append(_numeric_values(col, frame[col.name]))
+            cols.append(numeric_values(col, frame[col.name]))
             is_cat.append(False)
         else:
             codes, _ = encode_column(col, frame[col.name].reset_index(drop=True))
-            codes = np.where(codes < 0, col.cardinality, codes).astype(float)
-            cols.append(codes)
-            is_cat.append(col.cardinality + 1 <= 255)
+            cols.append(np.where(codes < 0, np.nan, codes).astype(float))  # outside the schema: missing
+            is_cat.append(col.cardinality <= 255)
     return np.column_stack(cols), is_cat
 
 
 def _target(frame: pd.DataFrame, col: Column) -> np.ndarray:
+    """Target values; NaN (a row left out) where the value is missing or outside the schema."""
     if col.kind in ("numeric", "datetime"):
-        return _numeric_values(col, frame[col.name])
+        return numeric_values(col, frame[col.name])
     codes, _ = encode_column(col, frame[col.name].reset_index(drop=True))
-    return np.where(codes < 0, col.cardinality, codes)
+    return np.where(codes < 0, np.nan, codes.astype(float))
 
 
 def tstr(train, syn, control, features, target, seed) -> dict:
@@ -224,12 +216,10 @@ def _tstr(
         sub = frame.iloc[pick]
         X, _ = _features(sub, features)
         y = _target(sub, target)
-        if regression:
-            ok = ~np.isnan(y)
-            X, y = X[ok], y[ok]
-            model = HistGradientBoostingRegressor(categorical_features=np.array(cat), early_stopping=True, random_state=seed)
-        else:
-            model = HistGradientBoostingClassifier(categorical_features=np.array(cat), early_stopping=True, random_state=seed)
+        ok = ~np.isnan(y)
+        X, y = X[ok], y[ok]
+        kw = dict(categorical_features=np.array(cat), early_stopping=True, max_iter=MODEL_MAX_ITER, random_state=seed)
+        model = HistGradientBoostingRegressor(**kw) if regression else HistGradientBoostingClassifier(**kw)
         if len(y) < 10 or (not regression and len(np.unique(y)) < 2):
             flags.append(f"{label}: the training rows do not have two target classes or ten target values")
             results[label] = None
@@ -238,9 +228,8 @@ def _tstr(
             warnings.simplefilter("ignore")
             model.fit(X, y)
         results[label] = model
-    if regression:
-        ok = ~np.isnan(yte)
-        Xte, yte = Xte[ok], yte[ok]
+    ok = ~np.isnan(yte)
+    Xte, yte = Xte[ok], yte[ok]
     task = "regression" if regression else "classification"
     for label, model in results.items():
         if model is None:
@@ -274,7 +263,7 @@ def _sdm_frame(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
     out = {}
     for col in columns:
         if col.kind in ("numeric", "datetime"):
-            out[col.name] = _numeric_values(col, frame[col.name])
+            out[col.name] = numeric_values(col, frame[col.name])
         else:
             out[col.name] = frame[col.name].reset_index(drop=True).map(normalise_category).astype(object)
     return pd.DataFrame(out)
@@ -283,6 +272,8 @@ def _sdm_frame(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
 def sdmetrics_quality(real: pd.DataFrame, syn: pd.DataFrame, columns: list[Column], seed: int) -> dict:
     """SDMetrics' QualityReport score on at most :data:`SDMETRICS_ROWS` rows of each table."""
     rng = np.random.default_rng(seed)
+    if len(columns) > SDMETRICS_MAX_COLUMNS:  # its pair trends grow with the square of the columns
+        columns = [columns[i] for i in np.sort(rng.choice(len(columns), size=SDMETRICS_MAX_COLUMNS, replace=False))]
     pick = lambda f: f.iloc[np.sort(rng.choice(len(f), size=SDMETRICS_ROWS, replace=False))] if len(f) > SDMETRICS_ROWS else f
     r, s = _sdm_frame(pick(real), columns), _sdm_frame(pick(syn), columns)
     metadata = {"tables": {"table": {"columns": {
@@ -296,4 +287,4 @@ def sdmetrics_quality(real: pd.DataFrame, syn: pd.DataFrame, columns: list[Colum
         report.generate({"table": r}, {"table": s}, metadata, verbose=False)
         score = float(report.get_score())
         props = {row["Property"]: float(row["Score"]) for _, row in report.get_properties().iterrows()}
-    return {"score": score, "properties": props, "rows": [len(r), len(s)]}
+    return {"score": score, "properties": props, "rows": [len(r), len(s)], "columns": [c.name for c in columns]}

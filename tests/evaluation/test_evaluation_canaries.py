@@ -43,6 +43,7 @@ def test_copy_of_training_table_fails(copy_report):
         assert r.metric(name).interval[0] >= 0.5, name
     assert r.metric("dcr_share").value >= 0.95
     assert r.metric("exact_copy_rate").value == 1.0
+    assert r.metric("exact_copy_excess").verdict == "fail"
     assert r.overall_verdict == "fail"
     assert r.group_verdict("risk") == "fail"
 
@@ -63,7 +64,14 @@ def test_independent_sample_is_low_risk_and_useful(independent_report):
     assert r.metric("inference:income").details["baseline_rate"] > 0.55
     assert abs(r.metric("dcr_share").value - 0.5) <= 0.05
     assert r.group_verdict("utility") == "pass"
-    assert r.metric("tstr_auc_ratio").verdict == "pass"
+    assert r.metric("tstr_auc_skill_ratio").verdict == "pass"
+    # an independent real sample with DP accounting under the limit passes as a whole: no risk
+    # gate is left inconclusive by anonymeter's "no better than baseline" warning
+    # (Adult shares rows by nature: the sample's exact copies are no more than the control's)
+    assert r.metric("exact_copy_rate").value > 0
+    assert r.metric("exact_copy_excess").verdict == "pass"
+    not_passing = [(m.name, m.details.get("verdict_reason")) for m in r.metrics if m.verdict not in ("pass", "info")]
+    assert r.overall_verdict == "pass", not_passing
 
 
 def test_reproducible_with_same_seed(adult_split, adult_schema, copy_report):

@@ -60,11 +60,21 @@ def test_each_verdict_has_its_reason_in_words():
         {"name": "tstr_auc_ratio", "value": 0.9, "threshold": {"op": ">=", "value": 0.75}, "verdict": "pass"})
 
 
+def test_the_evaluations_own_reason_is_shown_as_it_is():
+    m = _metric("inconclusive", 0.02, [0.0, 0.07])
+    m["details"] = {"verdict_reason": "estimate 0.02, 95 % interval [0, 0.07]: the interval straddles the limit <= 0.05"}
+    assert verdicts.reason(m) == m["details"]["verdict_reason"]
+
+
 def test_metric_names_are_shown_in_plain_words():
     assert verdicts.label("tvd_2way_worst10")[0] == "Pairs of columns (worst 10)"
     assert verdicts.label("inference:Age")[0] == "Attribute inference (Age)"
     assert verdicts.label("singling_out_univariate")[0] == "Singling out (univariate)"
-    for name in ("tvd_1way_mean", "dcr_share", "linkability", "epsilon", "tstr_auc_ratio"):
+    assert verdicts.label("tvd_1way_max_excess")[0] == "Single-column distributions (largest, beyond real-sample noise)"
+    assert verdicts.label("tvd_1way_mean")[0] != verdicts.label("tvd_1way_max")[0]
+    assert verdicts.label("exact_copy_excess")[0] == "Copied real rows (beyond real-sample noise)"
+    for name in ("tvd_1way_mean", "dcr_share", "linkability", "epsilon", "tstr_auc_ratio", "tstr_auc_skill_ratio",
+                 "ks_max", "nndr_train_mean", "association_diff_excess", "sdmetrics_quality", "trtr_auc"):
         short, what = verdicts.label(name)
         assert "_" not in short and what
 
@@ -132,9 +142,9 @@ def test_gate_chart_puts_every_gate_on_one_scale():
         {"name": "sdmetrics_quality", "group": "utility", "value": 0.8, "threshold": None, "verdict": "info"},
     ]}
     frame = gate_frame(report).set_index("Gate")
-    assert list(frame.index) == ["Single-column distributions", "Model trained on synthetic data (AUC)",
+    assert list(frame.index) == ["Single-column distributions (mean)", "Model trained on synthetic data (AUC)",
                                  "Linkability", "Copied real rows"]  # the ungated metric is not drawn
-    assert frame.loc["Single-column distributions", "Share of limit"] == pytest.approx(2.0)  # twice the limit
+    assert frame.loc["Single-column distributions (mean)", "Share of limit"] == pytest.approx(2.0)  # twice the limit
     assert frame.loc["Model trained on synthetic data (AUC)", "Share of limit"] == pytest.approx(0.75 / 0.9)
     assert (frame.loc["Linkability", "Low"], frame.loc["Linkability", "High"]) == (0.0, pytest.approx(2.0))
     assert frame.loc["Copied real rows", "Share of limit"] == 0.0

@@ -222,8 +222,13 @@ def test_officer_reviews_the_card_and_decides(site):
     inner = outer.frame_locator("iframe[title='Release card']")
     inner.locator("body").wait_for()
     assert len(inner.locator("body").inner_text()) > 200
-    site["card_svgs"] = inner.locator("svg").count()
+    assert inner.locator("svg").count() > 0, "the card's charts are drawn"
+    assert "function(" not in inner.locator("body").inner_text()  # no code shown as text
     shot(page, ARTIFACTS, "06_officer_review_with_card")
+    page.get_by_role("tab", name="ML-team card (what consumers will see)").click()
+    ml_card = page.frame_locator('[data-testid="stIFrame"]').nth(1).frame_locator("iframe[title='Release card']")
+    ml_card.locator("svg").first.wait_for()
+    page.get_by_role("tab", name="Full card (reviewers)").click()
 
     decision = page.locator("p", has_text="What you can decide:").first.inner_text()
     assert "approve" in decision

@@ -92,5 +92,5 @@ def release_gates(report: dict[str, Any]) -> None:
             color=colour,
             tooltip=["Gate", "Group", alt.Tooltip("Estimate:Q", format=".3g"), "Limit", "Verdict"]),
         alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color="#202124", strokeDash=[5, 3]).encode(x="x:Q"),
-    ).properties(height=26 * len(frame) + 20, title="Every gate against its limit (bar: 95 % interval)")
+    ).properties(height=alt.Step(26), title="Every gate against its limit (bar: 95 % interval)")
     st.altair_chart(chart, width="stretch")

@@ -16,14 +16,16 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.authz import AuthzMatrix, PermissionDeniedError, scope_for
+from app.core.authz import AuthzMatrix, scope_for
 from app.core.store import Membership, User
+from synthgen.errors import ConflictError
 
 REVIEW_ACTION = "approve"
 
 
-class NoReviewerError(PermissionDeniedError):
-    """Nobody could decide on the requested release."""
+class NoReviewerError(ConflictError):
+    """Nobody could decide on the requested release. The requester is allowed to ask; the
+    platform's state (no other enabled privacy officer) stands in the way: a conflict (409)."""
 
 
 def possible_reviewers(session: Session, matrix: AuthzMatrix, dataset_id: int, requester_id: int) -> list[str]:

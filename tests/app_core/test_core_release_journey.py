@@ -12,7 +12,7 @@ from app.core import jobs
 from app.core.authz import SelfApprovalError
 from app.core.reviewers import NoReviewerError
 from app.core.services import ApprovalRefusedError
-from synthgen.errors import InvalidInputError
+from synthgen.errors import ConflictError, InvalidInputError
 from tests.app_core.core_helpers import TITANIC_CSV, TITANIC_SCHEMA, make_team, tiny_pipeline, upload_titanic
 
 
@@ -108,7 +108,7 @@ def test_nobody_publishes_a_release_they_requested_whatever_their_role_now(platf
 def test_duplicate_dataset_names_are_refused(platform):
     team = make_team(platform)
     upload_titanic(platform, team)
-    with pytest.raises(InvalidInputError, match="already has a dataset named 'Titanic'"):
+    with pytest.raises(ConflictError, match="already has a dataset named 'Titanic'"):
         platform.upload_dataset(team.outsider, "t.csv", TITANIC_CSV.read_bytes(), name="Titanic ", budget_epsilon=1,
                                 delta=1e-6)
     assert [d.name for d in platform.list_datasets(team.admin)] == ["titanic"]

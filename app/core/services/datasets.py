@@ -30,7 +30,7 @@ from app.core.services.schemas import check_schema_columns
 from app.core.services.types import Actor, DatasetInfo
 from app.core.store import Dataset, Job, Membership, Release
 from synthgen.budget import PrivacyBudget
-from synthgen.errors import InvalidInputError
+from synthgen.errors import ConflictError, InvalidInputError
 from synthgen.io import table_to_bytes
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ def check_name_free(s, name: str) -> None:
     wanted = name.strip().casefold()
     for (other,) in s.execute(select(Dataset.name).where(Dataset.deleted_at.is_(None))):
         if other.strip().casefold() == wanted:
-            raise InvalidInputError(f"name: the platform already has a dataset named {name.strip()!r}; choose "
-                                    "another name (dataset names are unique)")
+            raise ConflictError(f"name: the platform already has a dataset named {name.strip()!r}; choose "
+                                "another name (dataset names are unique)")
 
 
 class Datasets:

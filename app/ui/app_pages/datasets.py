@@ -86,7 +86,7 @@ st.markdown("#### Privacy budget")
 budget_meter(ds.budget)
 history = state.call(platform.budget_history, actor, ds.id)
 if history is not None:
-    budget_over_time(history, ds.budget.epsilon("total"))
+    budget_over_time(history, ds.budget.epsilon("total"), since=ds.created_at)
 if owner:
     with st.form(f"budget_{ds.id}"):
         new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=MAX_EPSILON,

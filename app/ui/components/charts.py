@@ -23,18 +23,25 @@ def budget_history_frame(points: list[tuple[datetime, float]], total_epsilon: fl
     return pd.DataFrame(rows, columns=["When", "ε spent"]).assign(**{"Lifetime budget": total_epsilon})
 
 
-def budget_over_time(points: list[tuple[datetime, float]], total_epsilon: float) -> None:
-    """Spent ε (cumulative, at the dataset's δ) after each spend, against the lifetime budget."""
+def budget_over_time(points: list[tuple[datetime, float]], total_epsilon: float, *,
+                     since: datetime | None = None) -> None:
+    """Spent ε (cumulative, at the dataset's δ) after each spend, against the lifetime budget.
+    ``since``: the dataset's creation, drawn as the starting point at ε 0."""
     if not points:
         st.caption("Nothing spent yet: the chart of ε spent over time appears after the first spend.")
         return
+    if since is not None and since < points[0][0]:
+        points = [(since, 0.0), *points]
     frame = budget_history_frame(points, total_epsilon)
-    base = alt.Chart(frame).encode(x=alt.X("When:T", title=None))
-    spent = base.mark_line(interpolate="step-after", point=True, color="#1f4e79").encode(
-        y=alt.Y("ε spent:Q", title="ε spent", scale=alt.Scale(domain=[0, max(total_epsilon, frame["ε spent"].max())])),
-        tooltip=["When:T", alt.Tooltip("ε spent:Q", format=".3g")])
-    limit = base.mark_rule(color="#c62828", strokeDash=[6, 4]).encode(y="Lifetime budget:Q")
-    st.altair_chart((spent + limit).properties(height=220, title="ε spent over time (red: lifetime budget)"),
+    top = max(total_epsilon, float(frame["ε spent"].max())) * 1.05
+    spent = alt.Chart(frame).mark_line(interpolate="step-after", point=True, color="#1f4e79").encode(
+        x=alt.X("When:T", title=None, axis=alt.Axis(format="%d %b %H:%M", labelAngle=0)),
+        y=alt.Y("ε spent:Q", title="ε spent", scale=alt.Scale(domain=[0, top])),
+        tooltip=[alt.Tooltip("When:T", format="%Y-%m-%d %H:%M:%S"), alt.Tooltip("ε spent:Q", format=".3g")])
+    # the limit is a horizontal line on its own data (sharing the time axis would make it vertical)
+    limit = alt.Chart(pd.DataFrame({"Lifetime budget": [total_epsilon]})).mark_rule(
+        color="#c62828", strokeDash=[6, 4]).encode(y="Lifetime budget:Q")
+    st.altair_chart((spent + limit).properties(height=220, title="ε spent over time (dashed red: lifetime budget)"),
                     width="stretch")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -63,7 +64,8 @@ def _usage(session: Session, dataset_id: int) -> tuple[float, float, float]:
 
 
 def _fmt(budget: PrivacyBudget, delta: float) -> str:
-    return budget.describe(delta)
+    # People decide in ε at the dataset's δ; the internal ρ is left out of what they read.
+    return f"ε = {budget.epsilon(delta):.4g} at δ = {delta:g}"
 
 
 def reserve(session: Session, dataset_id: int, budget: PrivacyBudget, release_id: int | None, *,
@@ -139,8 +141,8 @@ def set_total(session: Session, dataset_id: int, total: PrivacyBudget) -> Datase
     if total.rho < spent + reserved:
         used = PrivacyBudget(spent + reserved)
         raise BudgetError(
-            f"budget ({total.describe(ds.delta)}) must not be below what is already spent or reserved "
-            f"({used.describe(ds.delta)})"
+            f"the lifetime budget ({_fmt(total, ds.delta)}) must not be below what is already spent or reserved "
+            f"({_fmt(used, ds.delta)})"
         )
     ds.budget_rho_total = total.rho
     session.flush()
@@ -149,3 +151,16 @@ def set_total(session: Session, dataset_id: int, total: PrivacyBudget) -> Datase
 
 def entry_count(session: Session, dataset_id: int) -> int:
     return session.execute(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.dataset_id == dataset_id)).scalar_one()
+
+
+def history(session: Session, dataset_id: int, delta: float) -> list[tuple[datetime, float]]:
+    """Cumulative ε used (spent or reserved, at ``delta``) after each ledger entry, oldest first.
+    Entries count from their reservation: a reservation is never refunded. ε is converted from
+    the running ρ sum (composition adds ρ, not ε), so the last point equals the meter's figure."""
+    rows = session.execute(select(LedgerEntry.created_at, LedgerEntry.rho).where(LedgerEntry.dataset_id == dataset_id)
+                           .order_by(LedgerEntry.created_at, LedgerEntry.id)).all()
+    out, used = [], 0.0
+    for at, rho in rows:
+        used += rho
+        out.append((at, PrivacyBudget(used).epsilon(delta)))
+    return out

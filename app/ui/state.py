@@ -12,6 +12,11 @@ Rules (the dashboard is multi-user; Streamlit caches are shared by every session
 * The session token lives in ``st.session_state`` (one browser session). On *every* rerun the
   page calls :func:`current_actor`, which asks ``platform.actor_for_session(token)``: a disabled
   account, an ended session or a role change applies on the very next interaction.
+* A reload of the browser tab starts a new Streamlit session. So that a reload does not sign the
+  person out, the session token is also kept in a ``SameSite=Strict`` cookie scoped to the
+  dashboard (set by :func:`remember_session`, read back by :func:`current_actor`, cleared at
+  logout). The cookie holds only the opaque token, which the service re-checks on every rerun
+  (expiry, logout, disabled account), exactly like the in-memory copy.
 * Anything per-user kept between reruns (a schema draft being edited, a freshly created API
   token shown once) lives in ``st.session_state`` under keys prefixed ``u:``, which
   :func:`logout` clears.
@@ -31,6 +36,8 @@ from app.core.services import Actor, AuthenticationError, Platform
 from synthgen.errors import SynthgenError
 
 TOKEN_KEY = "session_token"
+COOKIE = "synthgen_session"
+_ENDED_KEY = "ended_session_tokens"
 USER_PREFIX = "u:"
 T = TypeVar("T")
 
@@ -54,11 +61,60 @@ def platform() -> Platform:
     return _platform_for(str(s.data_dir), s.database_url, str(s.key_dir))
 
 
+def _cookie_token() -> str | None:
+    try:
+        value = st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 - no browser context (AppTest): no cookie
+        return None
+    if not isinstance(value, str) or not value or value in st.session_state.get(_ENDED_KEY, ()):
+        return None  # a token this browser session signed out keeps nobody signed in
+    return value
+
+
+def _set_cookie_script(value: str, max_age: int) -> str:
+    # The token is URL-safe text from secrets.token_urlsafe; json.dumps quotes it for JavaScript.
+    import json
+
+    return ("<script>document.cookie = " + json.dumps(f"{COOKIE}={value}") + " + '; path=/; SameSite=Strict; "
+            f"max-age={int(max_age)}' + (location.protocol === 'https:' ? '; Secure' : '');</script>")
+
+
+def remember_session() -> None:
+    """Keep the signed-in token in the browser's cookie so a reload stays signed in."""
+    tok = st.session_state.get(TOKEN_KEY)
+    try:
+        current = st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 - AppTest has no browser
+        return
+    if isinstance(tok, str) and tok and current != tok:
+        st.html(_set_cookie_script(tok, 12 * 3600), unsafe_allow_javascript=True)
+
+
+def forget_session_cookie() -> None:
+    """Clear the cookie (on the sign-in page, after logout or when its session ended)."""
+    try:
+        present = st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001
+        return
+    if isinstance(present, str) and present:
+        st.html(_set_cookie_script("", 0), unsafe_allow_javascript=True)
+
+
 def current_actor() -> Actor | None:
-    """Re-resolve the session token (every rerun). None when not signed in or the session ended."""
+    """Re-resolve the session token (every rerun). None when not signed in or the session ended.
+    A new browser session (a reload) picks the token up from the session cookie."""
     token = st.session_state.get(TOKEN_KEY)
     if not token:
-        return None
+        token = _cookie_token()
+        if not token:
+            return None
+        try:
+            actor = platform().actor_for_session(token)
+        except AuthenticationError:
+            st.session_state.setdefault(_ENDED_KEY, set()).add(token)
+            return None
+        st.session_state[TOKEN_KEY] = token
+        return actor
     try:
         return platform().actor_for_session(token)
     except AuthenticationError as exc:
@@ -102,6 +158,7 @@ def logout() -> bool:
     survived about one logout in three), so call st.stop() instead."""
     tok = st.session_state.get(TOKEN_KEY)
     if tok:
+        st.session_state.setdefault(_ENDED_KEY, set()).add(tok)
         try:
             platform().logout(tok)
         except SynthgenError:
@@ -170,6 +227,32 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         return None
 
 
+def selected_dataset() -> int | None:
+    """The dataset the person is looking at: ``?dataset=ID`` in the page URL (so a link or a
+    reload keeps it), else the last one chosen in this session."""
+    raw = st.query_params.get("dataset")
+    if raw is not None and str(raw).isdigit():
+        return int(raw)
+    value = st.session_state.get("selected_dataset")
+    return int(value) if isinstance(value, int) else None
+
+
+def select_dataset(dataset_id: int) -> None:
+    st.session_state["selected_dataset"] = int(dataset_id)
+    if st.query_params.get("dataset") != str(dataset_id):
+        st.query_params["dataset"] = str(dataset_id)
+
+
+def selected_release() -> int | None:
+    raw = st.query_params.get("release")
+    return int(raw) if raw is not None and str(raw).isdigit() else None
+
+
+def select_release(release_id: int) -> None:
+    if st.query_params.get("release") != str(release_id):
+        st.query_params["release"] = str(release_id)
+
+
 def user_key(*parts: Any) -> str:
     """A session_state key for per-user data (cleared at logout)."""
     return USER_PREFIX + ":".join(str(p) for p in parts)
@@ -183,6 +266,27 @@ def fmt_eps(eps: float | None, delta: float | None) -> str:
 
 def demo_mode() -> bool:
     return os.environ.get("SYNTHGEN_DEMO", "") == "1"
+
+
+def call_at(slot: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Like :func:`call`, with the refusal shown in ``slot`` (a container placed next to the
+    control that caused it, full width, never collapsed)."""
+    try:
+        return fn(*args, **kwargs)
+    except SynthgenError as exc:
+        slot.error(str(exc), icon=":material/block:")
+        return None
+
+
+def flash(message: str) -> None:
+    """A success message shown once, at the top of the next run of the page (survives st.rerun)."""
+    st.session_state[user_key("flash")] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(user_key("flash"), None)
+    if message:
+        st.success(message)
 
 
 def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:

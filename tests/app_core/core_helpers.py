@@ -37,9 +37,10 @@ def make_team(platform: Platform) -> Team:
     return Team(admin=admin, **actors)
 
 
-def upload_titanic(platform: Platform, team: Team, *, epsilon: float = 5.0, members: bool = True, data: bytes | None = None):
+def upload_titanic(platform: Platform, team: Team, *, epsilon: float = 5.0, members: bool = True, data: bytes | None = None,
+                   name: str = "titanic"):
     ds = platform.upload_dataset(team.owner, "titanic.csv", data if data is not None else TITANIC_CSV.read_bytes(),
-                                 name="titanic", budget_epsilon=epsilon, delta=1e-6,
+                                 name=name, budget_epsilon=epsilon, delta=1e-6,
                                  schema_json=TITANIC_SCHEMA.read_text())
     if members:
         for a in (team.officer, team.officer2, team.ml):

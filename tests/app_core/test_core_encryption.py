@@ -85,7 +85,7 @@ def test_flipped_ciphertext_byte_fails(platform, settings):
 def test_rotation_keeps_every_dataset_readable(platform, settings):
     team = make_team(platform)
     a = upload_titanic(platform, team)
-    b = upload_titanic(platform, team)
+    b = upload_titanic(platform, team, name="titanic 2")
     old_id = platform.master_key().key_id
     message = platform.rotate_keys(team.admin)
     new_id = platform.master_key().key_id

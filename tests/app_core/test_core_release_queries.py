@@ -36,7 +36,7 @@ def add_releases(platform, team, ds_ids, n, *, evaluate_every=2):
 
 def test_list_releases_uses_a_fixed_number_of_queries(platform):
     team = make_team(platform)
-    ds_ids = [upload_titanic(platform, team, epsilon=50).id for _ in range(3)]
+    ds_ids = [upload_titanic(platform, team, epsilon=50, name=f"titanic {i}").id for i in range(3)]
     add_releases(platform, team, ds_ids, 4)
     counts = {}
     for label in ("few", "many"):

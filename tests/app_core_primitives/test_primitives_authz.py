@@ -114,10 +114,14 @@ def test_separation_of_duties_in_the_shipped_matrix():
     # no role can both request and approve
     for role in ROLES:
         assert not (m.allows(role, "request_release", "own") and m.allows(role, "approve", "own"))
-    # nothing but the admin's metadata housekeeping works without membership
+    # without membership: the admin's metadata housekeeping, and the privacy officers' review pool
     other_allowed = {(r, a) for r, a, s, v in m.cells() if s == "other" and v}
-    assert {r for r, _ in other_allowed} <= {"admin"}
-    assert {a for _, a in other_allowed} <= {"list_datasets", "view_dataset", "delete_dataset", "list_releases", "view_release_card"}
+    assert {r for r, _ in other_allowed} <= {"admin", "privacy_officer"}
+    assert {a for r, a in other_allowed if r == "admin"} <= {"list_datasets", "view_dataset", "delete_dataset",
+                                                             "list_releases", "view_release_card"}
+    assert m.allowed_actions("privacy_officer", "other") == m.allowed_actions("privacy_officer", "own") == {
+        "list_datasets", "view_dataset", "list_releases", "view_release_card", "view_risk_report", "approve",
+        "reject", "publish", "revoke"}
     assert m.allowed_actions("ml_engineer", "own") == {"list_releases", "view_release_card", "download_approved"}
 
 

@@ -70,10 +70,36 @@ def goto(page, title: str) -> None:
     wait_idle(page)
 
 
+def alerts(page) -> str:
+    """The visible text of every alert (error, warning, info, success) on the page."""
+    return "\n".join(page.locator('[data-testid="stAlertContainer"]').all_inner_texts())
+
+
+def main_text(page) -> str:
+    """Everything the main area of the page shows, as text."""
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def charts_drawn(page) -> int:
+    """How many Vega charts have actually drawn marks (a canvas or SVG with size)."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+        .filter(c => [...c.querySelectorAll('canvas, svg')].some(e => e.getBoundingClientRect().height > 40)).length""")
+
+
 def shot(page, directory: Path, name: str) -> Path:
+    """A screenshot of the whole page. Streamlit scrolls inside its main container, so the
+    viewport is stretched to the content's height for the shot and put back afterwards."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                           "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)")
+    if size and height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
+        page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
+    if size and height > size["height"]:
+        page.set_viewport_size(size)
     return path
 
 
@@ -85,7 +111,7 @@ def launch(playwright):
 class Dashboard:
     """``python -m app.launcher`` (worker + dashboard, no API) on a free port, for browser tests."""
 
-    def __init__(self, env: dict, log_path: Path, port: int | None = None):
+    def __init__(self, env: dict, log_path: Path, port: int | None = None, api_port: int | None = None):
         import subprocess
         import sys
 
@@ -94,7 +120,9 @@ class Dashboard:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         repo = Path(__file__).resolve().parents[2]
-        self.proc = subprocess.Popen([sys.executable, "-m", "app.launcher", "--no-demo", "--no-api", "--port",
+        api = ["--api-port", str(api_port)] if api_port else ["--no-api"]
+        self.api_url = f"http://127.0.0.1:{api_port}" if api_port else None
+        self.proc = subprocess.Popen([sys.executable, "-m", "app.launcher", "--no-demo", *api, "--port",
                                       str(self.port), "--address", "127.0.0.1"], cwd=repo, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -114,6 +142,23 @@ class Dashboard:
                 self.stop()
                 raise AssertionError("the dashboard did not start:\n" + self.log_path.read_text())
             time.sleep(0.5)
+
+    def wait_api(self, timeout: float = 60) -> "Dashboard":
+        import time
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(self.api_url + "/openapi.json", timeout=2).close()
+                return self
+            except urllib.error.HTTPError:
+                return self  # it answers
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("the API did not start:\n" + self.log_path.read_text()) from None
+                time.sleep(0.5)
 
     def stop(self) -> None:
         import signal

@@ -7,6 +7,7 @@ OpenDP's (``synthgen.budget``), rounded toward the safe side.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from app.core import ledger
@@ -37,5 +38,12 @@ class Budgets:
         with self.rt.op(actor, "view_dataset", f"dataset:{dataset_id}", audit=False) as op:
             ds = self.rt.authorize_dataset(op, "view_dataset", dataset_id)
             return views.budget_summary(op.session, ds)
+
+    def budget_history(self, actor: Actor, dataset_id: int) -> list[tuple[datetime, float]]:
+        """Cumulative ε used after each spend, oldest first: the meter's figure over time, for
+        whoever may see the meter (the amounts spent are the dataset's budget, not its data)."""
+        with self.rt.op(actor, "view_dataset", f"dataset:{dataset_id}", audit=False) as op:
+            ds = self.rt.authorize_dataset(op, "view_dataset", dataset_id)
+            return ledger.history(op.session, ds.id, ds.delta)
 
 

@@ -30,7 +30,7 @@ from app.core.services.schemas import check_schema_columns
 from app.core.services.types import Actor, DatasetInfo
 from app.core.store import Dataset, Job, Membership, Release
 from synthgen.budget import PrivacyBudget
-from synthgen.errors import InvalidInputError
+from synthgen.errors import ConflictError, InvalidInputError
 from synthgen.io import table_to_bytes
 
 if TYPE_CHECKING:
@@ -38,6 +38,18 @@ if TYPE_CHECKING:
 
 CONTROL_FRACTION = 0.30
 MIN_ROWS = 20
+
+
+def check_name_free(s, name: str) -> None:
+    """Dataset names are unique among live datasets (case and surrounding spaces ignored): the
+    API and CLI find a dataset by name (``?dataset=NAME``), so two of one name would be
+    ambiguous. The refusal tells an owner that a name is taken on the platform, never whose it
+    is or anything else about that dataset."""
+    wanted = name.strip().casefold()
+    for (other,) in s.execute(select(Dataset.name).where(Dataset.deleted_at.is_(None))):
+        if other.strip().casefold() == wanted:
+            raise ConflictError(f"name: the platform already has a dataset named {name.strip()!r}; choose "
+                                "another name (dataset names are unique)")
 
 
 class Datasets:
@@ -62,6 +74,7 @@ class Datasets:
             # creating a dataset makes the uploader its owner: checked with scope "own"
             authorize(self.rt.matrix, role=op.user.role, action="upload", scope="own")
             name = clean_text(name, "name", max_len=NAME_MAX)
+            check_name_free(op.session, name)
             total = PrivacyBudget.from_epsilon(budget_epsilon, delta)
             op.details = {"name": name, "budget_epsilon": float(budget_epsilon), "delta": float(delta)}
             frame = validate_upload(filename, data, self.rt.upload_limits)

@@ -8,8 +8,11 @@ Rules kept here:
   uploader, anyone who read its draft schema or edited its schema) never approves its releases,
   whatever their role is now. This is read from the audit log, which never forgets, so a data
   owner made privacy officer later still cannot approve releases of the data they have seen.
-* A failed or inconclusive gate, or a release that is not differentially private, is approved
-  only with ``override=True``, a policy that allows overrides and a written reason.
+* Nobody publishes a release they requested either, whatever their role is now.
+* Which releases may be approved, and which only with ``override=True`` and a written reason,
+  is one rule: :func:`app.core.decisions.decision_rule` (pass: approve; inconclusive: approve
+  with a reason unless the policy says otherwise; fail or no formal privacy: reject only unless
+  the policy allows an override).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy import select
 
 from app.core import releases as rel_sm
 from app.core.authz import PermissionDeniedError, four_eyes_check
+from app.core.decisions import decision_rule
 from app.core.services import views
 from app.core.services.inputs import clean_text
 from app.core.services.types import Actor, ApprovalRefusedError, ReleaseInfo
@@ -43,8 +47,8 @@ class Decisions:
         self.rt = rt
 
     def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False) -> ReleaseInfo:
-        """privacy_officer, not the requester (four-eyes). A failed/inconclusive gate or a
-        non-DP release needs ``override=True``, a policy that allows overrides and a reason."""
+        """privacy_officer, not the requester (four-eyes). Which releases may be approved, and
+        which need ``override=True`` with a written reason: :mod:`app.core.decisions`."""
         with self.rt.op(actor, "approve", f"release:{release_id}") as op:
             s = op.session
             rel = self.rt.authorize_release(op, "approve", release_id)
@@ -52,23 +56,15 @@ class Decisions:
             self._check_no_raw_access(s, op.user, rel.dataset_id)
             rel_sm.check(rel, "approve")
             reason = clean_text(reason, "reason")
-            policy = json.loads(rel.policy_json)
-            problems = []
-            if not rel.dp:
-                problems.append("it is not differentially private (dp=False)")
-            if rel.verdict != "pass":
-                problems.append(f"its evaluation verdict is {rel.verdict!r}, not 'pass'")
-            if problems:
-                if not policy.get("allow_override"):
-                    raise ApprovalRefusedError(
-                        f"release {rel.id} cannot be approved: {' and '.join(problems)}, and its policy does not allow "
-                        "an override (policy.allow_override is false)")
-                if override is not True:
-                    raise ApprovalRefusedError(
-                        f"release {rel.id} cannot be approved: {' and '.join(problems)}; approving it anyway needs "
-                        "override=True and a written reason")
-            rel_sm.approve(s, rel, approver_id=op.user.id, reason=reason, override=bool(problems))
-            op.details.update(verdict=rel.verdict, override=bool(problems), dp=rel.dp)
+            rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=json.loads(rel.policy_json))
+            if rule.kind == "reject_only":
+                raise ApprovalRefusedError(f"release {rel.id} cannot be approved: {rule.reason}; it can only be "
+                                           "rejected")
+            if rule.needs_override and override is not True:
+                raise ApprovalRefusedError(f"release {rel.id} needs an explicit override to be approved ({rule.reason}): "
+                                           "tick the override (override=True) and give a written reason")
+            rel_sm.approve(s, rel, approver_id=op.user.id, reason=reason, override=rule.needs_override)
+            op.details.update(verdict=rel.verdict, override=rule.needs_override, dp=rel.dp)
             return views.release_info(s, rel)
 
     @staticmethod
@@ -97,6 +93,7 @@ class Decisions:
         with self.rt.op(actor, "publish", f"release:{release_id}") as op:
             s = op.session
             rel = self.rt.authorize_release(op, "publish", release_id)
+            four_eyes_check(rel.requester_id, op.user.id)  # whatever the publisher's role is now
             rel_sm.publish(s, rel)
             return views.release_info(s, rel)
 

@@ -256,8 +256,9 @@ class Platform:
     def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
         return self.schemas.discard_schema_draft(actor, dataset_id)
 
-    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False) -> DatasetInfo:
-        return self.schemas.update_schema(actor, dataset_id, schema_json, clear_draft=clear_draft)
+    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False,
+                      reviewed: bool | None = None) -> DatasetInfo:
+        return self.schemas.update_schema(actor, dataset_id, schema_json, clear_draft=clear_draft, reviewed=reviewed)
 
     # -- budgets -------------------------------------------------------------------------------
     def set_budget(self, actor: Actor, dataset_id: int, budget_epsilon: float) -> BudgetSummary:
@@ -265,6 +266,9 @@ class Platform:
 
     def budget_summary(self, actor: Actor, dataset_id: int) -> BudgetSummary:
         return self.budgets.budget_summary(actor, dataset_id)
+
+    def budget_history(self, actor: Actor, dataset_id: int) -> list[tuple[datetime, float]]:
+        return self.budgets.budget_history(actor, dataset_id)
 
     # -- releases ------------------------------------------------------------------------------
     def request_release(self, actor: Actor, dataset_id: int, *, synthesizer: str, epsilon: float | None,

@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 from app.core import crypto, ledger
 from app.core import releases as rel_sm
 from app.core.authz import PermissionDeniedError, scope_for
+from app.core.decisions import POLICY_DEFAULTS
 from app.core.releases import DOWNLOADABLE
+from app.core.reviewers import require_reviewer
 from app.core.services import views
 from app.core.services.runtime import Operation, with_retries
 from app.core.services.types import Actor, Audience, ReleaseInfo
@@ -50,17 +52,21 @@ class Releases:
         from evaluation.policy import Policy, default_policy
 
         if policy is not None and not isinstance(policy, dict):
-            raise InvalidInputError("policy must be an object with optional 'allow_override' and 'evaluation'")
+            raise InvalidInputError("policy must be an object with optional 'allow_override', 'allow_inconclusive' "
+                                    "and 'evaluation'")
         policy = dict(policy or {})
-        allow = policy.pop("allow_override", False)
-        if not isinstance(allow, bool):
-            raise InvalidInputError(f"policy.allow_override ({allow!r}) must be true or false")
+        switches = {}
+        for key, default in POLICY_DEFAULTS.items():  # see app.core.decisions
+            value = policy.pop(key, default)
+            if not isinstance(value, bool):
+                raise InvalidInputError(f"policy.{key} ({value!r}) must be true or false")
+            switches[key] = value
         evaluation = policy.pop("evaluation", None)
         if policy:
             raise InvalidInputError(f"policy has unknown field(s) {', '.join(sorted(map(str, policy)))}; "
-                                    "allowed: allow_override, evaluation")
+                                    f"allowed: {', '.join(POLICY_DEFAULTS)}, evaluation")
         ev = Policy.from_dict(evaluation, source="policy.evaluation") if evaluation is not None else default_policy()
-        return {"allow_override": allow, "evaluation": ev.to_dict()}
+        return {**switches, "evaluation": ev.to_dict()}
 
     def _reserve_and_queue(self, s: Session, ds: Dataset, rel: Release) -> None:
         if rel.dp:
@@ -121,6 +127,7 @@ class Releases:
                 raise InvalidInputError(f"target ({str(target)[:60]!r}) must be a column of the schema")
             config_dict = registry.check_options(synthesizer, {} if config is None else config)
             policy_dict = self._normalize_policy(policy)
+            require_reviewer(s, self.rt.matrix, ds.id, op.user.id)  # before any budget is reserved
             now = self.rt.now()
             rel = Release(dataset_id=ds.id, requester_id=op.user.id, state="draft", synthesizer=synthesizer,
                           config_json=json.dumps(config_dict, sort_keys=True), schema_json=ds.schema_json, dp=dp,

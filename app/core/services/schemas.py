@@ -162,17 +162,25 @@ class Schemas:
             ds.schema_draft_json = None
             return views.dataset_info(op.session, ds)
 
-    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False) -> DatasetInfo:
-        """Store the owner's reviewed schema (validated, must match the table's columns).
+    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False,
+                      reviewed: bool | None = None) -> DatasetInfo:
+        """Store the owner's schema (validated, must match the table's columns).
         ``clear_draft``: the owner reviewed the stored DP-discovered draft into this schema,
-        so the draft is removed."""
+        so the draft is removed. ``reviewed``: the owner's explicit statement that every column
+        was reviewed (the dashboard's tick); it sets ``derived_from_private_data`` whatever the
+        JSON says, so a draft can never become "reviewed" by carrying an old flag along. None
+        keeps the JSON's own flag (files written and reviewed by hand, CLI, API)."""
         from synthgen.schema import Schema
 
         with self.rt.op(actor, "edit_schema", f"dataset:{dataset_id}") as op:
             ds = self.rt.authorize_dataset(op, "edit_schema", dataset_id)
             if not isinstance(schema_json, str):
                 raise InvalidInputError("schema_json must be JSON text")
+            if reviewed is not None and not isinstance(reviewed, bool):
+                raise InvalidInputError(f"reviewed ({reviewed!r}) must be true, false or None")
             schema = Schema.from_json(schema_json)
+            if reviewed is not None:
+                schema = Schema.from_dict({**schema.to_dict(), "derived_from_private_data": not reviewed})
             check_schema_columns(schema, json.loads(ds.columns_json))
             ds.schema_json = schema.to_json()
             if clear_draft:

@@ -20,25 +20,40 @@ with tab_users:
         st.markdown("**Add a user**")
         c1, c2, c3 = st.columns(3)
         name = c1.text_input("User name")
-        role = c2.selectbox("Role", ROLES, format_func=state.ROLE_LABELS.get)
+        # no default role: a slip of the Enter key must not create another administrator
+        role = c2.selectbox("Role", ROLES, index=None, placeholder="Choose a role", format_func=state.ROLE_LABELS.get)
         pw = c3.text_input("Password (empty: generate one)", type="password")
         if st.form_submit_button("Create user"):
-            info = state.call(platform.create_user, actor, name.strip(), pw or None, role)
+            info = None
+            if role is None:
+                st.error("Choose the new user's role first.", icon=":material/block:")
+            else:
+                info = state.call(platform.create_user, actor, name.strip(), pw or None, role)
             if info is not None:
-                st.success(f"Created {info.username} ({state.ROLE_LABELS[info.role]}).")
-                if info.generated_password:
-                    st.info("Generated password (shown once; hand it over securely):")
-                    st.code(info.generated_password, language=None)
+                # rerun so every list on the page has the new user; the generated password is
+                # kept for exactly the next run (per user session) and then dropped
+                state.flash(f"Created {info.username} ({state.ROLE_LABELS[info.role]}).")
+                st.session_state[state.user_key("new_password")] = info.generated_password
+                st.rerun()
+    state.show_flash()
+    generated = st.session_state.pop(state.user_key("new_password"), None)
+    if generated:
+        st.info("Generated password (shown once; hand it over securely):")
+        st.code(generated, language=None)
     if users:
         st.markdown("**Change a user**")
-        uid = st.selectbox("User", [u.id for u in users], key="admin_user",
-                           format_func=lambda i: next(u.username for u in users if u.id == i))
+        # no default user: the first entry is the administrator's own account
+        uid = st.selectbox("User", [u.id for u in users], key="admin_user", index=None, placeholder="Choose a user",
+                           format_func=lambda i: next(f"{u.username} ({state.ROLE_LABELS.get(u.role, u.role)})"
+                                                      for u in users if u.id == i))
+    if users and uid is not None:
         u = next(x for x in users if x.id == uid)
         c1, c2, c3 = st.columns([2, 1, 1])
         new_role = c1.selectbox("New role", ROLES, index=ROLES.index(u.role), format_func=state.ROLE_LABELS.get,
                                 key=f"admin_role_{u.id}")
         if c2.button("Set role", key=f"admin_setrole_{u.id}"):
             if state.call(platform.set_role, actor, u.id, new_role) is not None:
+                state.flash(f"{u.username} is now {state.ROLE_LABELS[new_role]}.")
                 st.rerun()
         if u.disabled:
             if c3.button("Enable", key=f"admin_enable_{u.id}"):
@@ -80,17 +95,20 @@ with tab_members:
         candidates = [u for u in users if u.username not in ds.members and u.role != "admin"]
         c1, c2 = st.columns(2)
         if candidates:
-            add = c1.selectbox("Add member", [u.id for u in candidates], key="admin_add_member",
+            add = c1.selectbox("Add member", [u.id for u in candidates], key="admin_add_member", index=None,
+                               placeholder="Choose a user",
                                format_func=lambda i: next(f"{u.username} ({state.ROLE_LABELS[u.role]})"
                                                           for u in candidates if u.id == i))
-            if c1.button("Add", key="admin_add_btn"):
+            if c1.button("Add", key="admin_add_btn", disabled=add is None):
                 if state.call(platform.add_member, actor, ds.id, int(add)) is not None:
                     st.rerun()
-        members = [u for u in users if u.username in ds.members]
+        # the owner must stay a member (the service refuses it): not offered for removal
+        members = [u for u in users if u.username in ds.members and u.username != ds.owner]
         if members:
-            rm = c2.selectbox("Remove member", [u.id for u in members], key="admin_rm_member",
+            rm = c2.selectbox("Remove member", [u.id for u in members], key="admin_rm_member", index=None,
+                              placeholder="Choose a member",
                               format_func=lambda i: next(u.username for u in members if u.id == i))
-            if c2.button("Remove", key="admin_rm_btn"):
+            if c2.button("Remove", key="admin_rm_btn", disabled=rm is None):
                 if state.call(platform.remove_member, actor, ds.id, int(rm)) is not None:
                     st.rerun()
 
@@ -104,9 +122,9 @@ with tab_tokens:
                      hide_index=True, width="stretch")
         live = [t.id for t in tokens if not t.revoked]
         if live:
-            tid = st.selectbox("Revoke token", live, key="admin_token",
+            tid = st.selectbox("Revoke token", live, key="admin_token", index=None, placeholder="Choose a token",
                                format_func=lambda i: next(f"{t.prefix}… ({t.user})" for t in tokens if t.id == i))
-            if st.button("Revoke", key="admin_token_revoke"):
+            if st.button("Revoke", key="admin_token_revoke", disabled=tid is None):
                 if state.attempt(platform.revoke_api_token, actor, int(tid)):
                     st.rerun()
 

@@ -1,14 +1,18 @@
 """Datasets: upload a table, review its schema, set the lifetime budget, delete it."""
 
+import hashlib
 import json
 
 import streamlit as st
 
 from app.ui import state
 from app.ui.components.budget import budget_meter, preview_after_spend
+from app.ui.components.charts import budget_over_time
+from app.ui.components.schema_review import data_derived_values, describe
 from app.ui.components.discovery import KINDS as DISCOVERY_KINDS
 from app.ui.components.discovery import declarations_frame, declarations_from_frame
-from app.ui.components.schema_editor import schema_editor
+from app.ui.components.card import md
+from app.ui.components.schema_editor import schema_editor, schema_to_frame
 from synthgen.budget import MAX_EPSILON
 
 actor = state.require_actor()
@@ -16,13 +20,19 @@ platform = state.platform()
 owner = actor.role == "data_owner"
 
 st.title("Datasets")
+state.show_flash()
 datasets = state.call(platform.list_datasets, actor) or []
 
 if owner:
-    with st.expander(":material/upload: Upload a table", expanded=not datasets):
+    # Once the owner has used the upload form it stays open, so a refusal shown under it is never
+    # folded away by the next rerun (the expander follows `expanded` when it changes).
+    upload_open = state.user_key("upload_open")
+    with st.expander(":material/upload: Upload a table", expanded=not datasets or st.session_state.get(upload_open, False)):
         with st.form("upload", clear_on_submit=False):
             up = st.file_uploader("Table (CSV or Parquet)", type=["csv", "parquet"], key="upload_file")
-            name = st.text_input("Dataset name", key="upload_name", help="Visible to the members of the dataset.")
+            name = st.text_input("Dataset name", key="upload_name",
+                                 help="Unique on the platform (the API and CLI find datasets by name). Visible to the "
+                                      "dataset's members and the privacy officers who review its releases.")
             c1, c2 = st.columns(2)
             budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=MAX_EPSILON, value=10.0,
                                      step=0.5, key="upload_budget",
@@ -33,22 +43,23 @@ if owner:
             schema_file = st.file_uploader("Reviewed schema (optional, JSON)", type=["json"], key="upload_schema")
             go = st.form_submit_button("Upload", type="primary")
         if go:
+            st.session_state[upload_open] = True
+            # Refusals are shown in full right under the form (never collapsed inside a status box).
             if up is None:
-                st.error("Choose a CSV or Parquet file first.")
+                st.error("Choose a CSV or Parquet file first.", icon=":material/block:")
             else:
-                with st.status("Uploading: validating, splitting and encrypting the table…", expanded=True) as status:
-                    st.write(f"Received {up.name} ({up.size / 1e6:.1f} MB)")
+                with st.spinner(f"Uploading {up.name} ({up.size / 1e6:.1f} MB): validating, splitting and "
+                                "encrypting the table…"):
                     schema_text = schema_file.getvalue().decode("utf-8", "replace") if schema_file else None
-                    info = state.call(platform.upload_dataset, actor, up.name, up.getvalue(), name=name or up.name,
-                                      budget_epsilon=float(budget), delta=float(delta), schema_json=schema_text)
-                    if info is None:
-                        status.update(label="Upload refused", state="error")
-                    else:
-                        st.write(f"Stored {len(info.columns)} columns, encrypted; 30% held out as a control set "
-                                 "for the risk evaluation.")
-                        status.update(label=f"Dataset “{info.name}” uploaded", state="complete")
-                        st.session_state["selected_dataset"] = info.id
-                        datasets = state.call(platform.list_datasets, actor) or []
+                    info = state.call_at(st, platform.upload_dataset, actor, up.name, up.getvalue(),
+                                         name=name or up.name, budget_epsilon=float(budget), delta=float(delta),
+                                         schema_json=schema_text)
+                if info is not None:
+                    st.success(f"Dataset “{info.name}” uploaded: {len(info.columns)} columns stored encrypted; 30% "
+                               "held out as a control set for the risk evaluation. Releases are reviewed by the "
+                               "platform's privacy officers.")
+                    state.select_dataset(info.id)
+                    datasets = state.call(platform.list_datasets, actor) or []
 
 if not datasets:
     st.info("No datasets yet." + (" Upload a table above to start." if owner else ""))
@@ -61,11 +72,11 @@ rows = [{"id": d.id, "Name": d.name, "Owner": d.owner, "Columns": len(d.columns)
 st.dataframe(rows, hide_index=True, width="stretch")
 
 ids = [d.id for d in datasets]
-default = st.session_state.get("selected_dataset")
+default = state.selected_dataset()
 ds_id = st.selectbox("Dataset", ids, index=ids.index(default) if default in ids else 0,
                      format_func=lambda i: next(f"{d.name} (#{d.id})" for d in datasets if d.id == i),
                      key="dataset_select")
-st.session_state["selected_dataset"] = ds_id
+state.select_dataset(ds_id)
 ds = next(d for d in datasets if d.id == ds_id)
 
 st.subheader(f"{ds.name}")
@@ -73,6 +84,9 @@ st.caption(f"Owner {ds.owner} · created {ds.created_at:%Y-%m-%d %H:%M} UTC · m
 
 st.markdown("#### Privacy budget")
 budget_meter(ds.budget)
+history = state.call(platform.budget_history, actor, ds.id)
+if history is not None:
+    budget_over_time(history, ds.budget.epsilon("total"), since=ds.created_at)
 if owner:
     with st.form(f"budget_{ds.id}"):
         new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=MAX_EPSILON,
@@ -154,20 +168,62 @@ if owner:
     if working is not None:
         if from_discovery:
             st.caption("Editing the DP-discovered draft. Check every column's role and kind before saving.")
+        # Where the values came from: a draft read off the table (this session's, or a stored
+        # schema still flagged as derived from the data) marks every value it read.
+        origin_text = draft_text if draft_text is not None else (
+            working if not from_discovery and is_draft and ds.schema_json == working else None)
+        origin = json.loads(origin_text) if origin_text else None
         edited, base = schema_editor(working, key=f"schema_editor_{ds.id}_{int(is_draft)}_{int(from_discovery)}",
-                                     draft=is_draft)
-        reviewed = st.checkbox("I reviewed every column: categories, bounds and bins come from public knowledge",
-                               value=not is_draft, key=f"schema_reviewed_{ds.id}")
-        if st.button("Save schema", type="primary", key=f"schema_save_{ds.id}"):
-            from app.ui.components.schema_editor import frame_to_schema
+                                     draft=is_draft, marks=data_derived_values(origin, json.loads(working)))
+        from app.ui.components.schema_editor import frame_to_schema
 
-            text = frame_to_schema(base, edited, reviewed=reviewed)
-            if state.call(platform.update_schema, actor, ds.id, text, clear_draft=from_discovery) is not None:
-                st.session_state.pop(draft_key, None)
-                st.session_state.pop(discovered_key, None)
-                st.success("Schema saved." + ("" if reviewed else " It is still marked as a draft: releases need a "
-                                                                  "reviewed schema."))
-                st.rerun()
+        candidate = frame_to_schema(base, edited, reviewed=True)
+        marks = data_derived_values(origin, json.loads(candidate))
+        unchanged = not is_draft and json.loads(candidate) == json.loads(frame_to_schema(base, schema_to_frame(base),
+                                                                                         reviewed=True))
+        if marks:
+            st.warning("**Values read off the data** (replace them with public knowledge, or confirm they are "
+                       "public):\n" + "\n".join(f"- {md(line)}" for line in describe(marks)), icon=":material/lock:")
+        # The tick belongs to exactly the schema on screen: its key changes with the schema and
+        # with every edit, so it never carries over from an earlier schema or an earlier edit.
+        tick_key = f"schema_reviewed_{ds.id}_{hashlib.sha256(candidate.encode()).hexdigest()[:16]}"
+        reviewed = st.checkbox("I reviewed every column: categories, bounds and bins come from public knowledge",
+                               value=False, key=tick_key, disabled=unchanged)
+        confirm_key = state.user_key("schema_confirm", ds.id)
+        slot = st.container()
+        if unchanged:
+            st.caption("This is the reviewed schema in use. Edit a column to change it; any change needs a new review.")
+        if st.button("Save schema", type="primary", key=f"schema_save_{ds.id}", disabled=unchanged):
+            if reviewed and marks:
+                st.session_state[confirm_key] = candidate
+            else:
+                text = frame_to_schema(base, edited, reviewed=reviewed)
+                if state.call_at(slot, platform.update_schema, actor, ds.id, text, clear_draft=from_discovery,
+                                 reviewed=reviewed) is not None:
+                    st.session_state.pop(draft_key, None)
+                    st.session_state.pop(discovered_key, None)
+                    state.flash("Schema saved as reviewed: releases can use it." if reviewed else
+                                "Schema saved as a draft: releases need a reviewed schema (tick the review box).")
+                    st.rerun()
+        if st.session_state.get(confirm_key) == candidate and reviewed:
+            with st.container(border=True):
+                st.markdown("**Confirm: these values were read off the private table.** Saving the schema as "
+                            "reviewed declares each of them public knowledge (a documented code list or limit). "
+                            "Anything in a reviewed schema is used for free, without privacy budget.")
+                for line in describe(marks):
+                    st.markdown(f"- {md(line)}")
+                k1, k2, _ = st.columns([2, 1, 3])
+                if k1.button("Yes, they are public: save as reviewed", type="primary", key=f"schema_confirm_{ds.id}"):
+                    if state.call_at(slot, platform.update_schema, actor, ds.id, candidate,
+                                     clear_draft=from_discovery, reviewed=True) is not None:
+                        st.session_state.pop(confirm_key, None)
+                        st.session_state.pop(draft_key, None)
+                        st.session_state.pop(discovered_key, None)
+                        state.flash("Schema saved as reviewed: releases can use it.")
+                        st.rerun()
+                if k2.button("Back to editing", key=f"schema_back_{ds.id}"):
+                    st.session_state.pop(confirm_key, None)
+                    st.rerun()
 
 with st.expander(":material/delete: Delete this dataset"):
     st.warning("Deleting destroys the encryption key of the table (crypto-erasure): the data and every release "

@@ -4,7 +4,9 @@ import streamlit as st
 
 from app.core.bundle import download_name
 from app.ui import state
-from app.ui.components.card import STATE_LABEL, embed_card
+from app.core.decisions import decision_rule
+from app.ui.components.card import STATE_LABEL, embed_card, md, verdict_label
+from app.ui.components.charts import release_gates
 
 actor = state.require_actor()
 platform = state.platform()
@@ -19,7 +21,10 @@ if actor.role != "ml_engineer":
     if others:
         with st.expander(f"Not (yet) approved ({len(others)})"):
             st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.get(r.state, r.state),
-                           "Privacy": state.fmt_eps(r.epsilon, r.delta), "Verdict": r.verdict or "—"}
+                           "Privacy": state.fmt_eps(r.epsilon, r.delta), "Verdict": verdict_label(r.verdict),
+                           "Next step": decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).short
+                           if r.state == "evaluated" else "",
+                           "Reason": r.reason or ""}
                           for r in reversed(others)], hide_index=True, width="stretch")
 
 if not approved:
@@ -31,11 +36,13 @@ st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.
                "Approved by": r.approver or "—", "Override": "yes" if r.override else ""}
               for r in reversed(approved)], hide_index=True, width="stretch")
 ids = [r.id for r in reversed(approved)]
-rid = st.selectbox("Release", ids, key="release_select",
+wanted = state.selected_release()
+rid = st.selectbox("Release", ids, index=ids.index(wanted) if wanted in ids else 0, key="release_select",
                    format_func=lambda i: next(f"#{r.id} — {r.dataset_name} ({r.synthesizer})" for r in approved if r.id == i))
+state.select_release(rid)
 rel = next(r for r in approved if r.id == rid)
 
-st.markdown(f"### Release #{rel.id} of “{rel.dataset_name}”")
+st.markdown(f"### Release #{rel.id} of “{md(rel.dataset_name)}”")
 st.caption(f"{state.fmt_eps(rel.epsilon, rel.delta)} · approved by {rel.approver} · {rel.reason or ''}")
 if rel.override:
     st.warning("Approved with an override: a gate did not pass or the release has no formal privacy. Read the reason.")
@@ -58,6 +65,13 @@ for col, (fmt, label, mime) in zip(cols, [("csv", "Download CSV", "text/csv"),
                         key=f"dl_{fmt}_{rel.id}", on_click="ignore", icon=":material/download:")
 st.caption("Each download is recorded in the audit log with the file's SHA-256.")
 
+if actor.role == "data_owner":
+    # the owner may read the evaluation (view_risk_report on their own dataset): its key charts
+    report = state.call(platform.get_risk_report, actor, rel.id)
+    if report is not None:
+        release_gates(report)
+
+st.markdown("#### Release card")
 html = state.call(platform.get_release_card, actor, rel.id, "ml")
 if html:
-    embed_card(html)
+    embed_card(html, file_name=f"release-{rel.id}-card.html")

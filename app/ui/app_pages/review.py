@@ -2,16 +2,26 @@
 
 import streamlit as st
 
+from app.core.decisions import decision_rule
 from app.ui import state
-from app.ui.components.card import STATE_LABEL, embed_card, metrics_table, verdict_label
-from synthgen.budget import CONVERSION
+from app.ui.components.card import STATE_LABEL, embed_card, md, metrics_table, verdict_badge, verdict_label
+from app.ui.components.charts import release_gates
 
 actor = state.require_actor()
 platform = state.platform()
 
+DECISION_WORD = {"approve": "approve or reject", "approve_with_reason": "approve with a written reason, or reject",
+                 "reject_only": "reject only"}
+
 st.title("Review")
+state.show_flash()
 releases = state.call(platform.list_releases, actor) or []
 queue = [r for r in releases if r.state == "evaluated"]
+
+
+def rule_of(r):
+    return decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy)
+
 
 st.subheader(f"Waiting for a decision ({len(queue)})")
 if not queue:
@@ -19,59 +29,84 @@ if not queue:
 else:
     st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "Requested by": r.requester,
                    "Synthesizer": r.synthesizer, "Privacy": state.fmt_eps(r.epsilon, r.delta),
-                   "Verdict": verdict_label(r.verdict)} for r in queue], hide_index=True, width="stretch")
+                   "Verdict": verdict_label(r.verdict), "You can": DECISION_WORD[rule_of(r).kind]
+                   if r.requester != actor.username else "nothing (you requested it)"}
+                  for r in queue], hide_index=True, width="stretch")
     ids = [r.id for r in queue]
-    rid = st.selectbox("Release to review", ids, key="review_select",
+    wanted = state.selected_release()
+    rid = st.selectbox("Release to review", ids, index=ids.index(wanted) if wanted in ids else 0, key="review_select",
                        format_func=lambda i: next(f"#{r.id} — {r.dataset_name} ({r.synthesizer})" for r in queue if r.id == i))
+    state.select_release(rid)
     rel = next(r for r in queue if r.id == rid)
+    rule = rule_of(rel)
 
-    st.markdown(f"### Release #{rel.id} of “{rel.dataset_name}”")
+    st.markdown(f"### Release #{rel.id} of “{md(rel.dataset_name)}”")
     c = st.columns(4)
     c[0].metric("Synthesizer", rel.synthesizer.upper() if rel.dp else f"{rel.synthesizer} (no formal privacy)")
-    c[1].metric("ε", f"{rel.epsilon:.3g}" if rel.dp else "—")
-    c[2].metric("δ", f"{rel.delta:.0e}" if rel.dp else "—")
+    c[1].metric("ε (privacy loss)", f"{rel.epsilon:.3g}" if rel.dp else "—")
+    c[2].metric("δ (failure probability)", f"{rel.delta:.0e}" if rel.dp else "—")
     c[3].metric("Overall verdict", verdict_label(rel.verdict))
     if rel.dp:
-        st.caption(f"ε at δ via {CONVERSION}. Requested by {rel.requester}; rows: {rel.rows or 'DP estimate of the table size'}; "
-                   f"target: {rel.target or '—'}.")
+        factor = 2.718281828 ** min(rel.epsilon, 50)
+        st.info(f"**What ε = {rel.epsilon:.3g} and δ = {rel.delta:.0e} promise.** Whatever anyone does with this "
+                f"synthetic table, they learn at most e^ε ≈ {factor:.3g} times more about any one person than if that "
+                f"person had never been in the data, except with probability δ = {rel.delta:.0e} (far below one in "
+                "the number of people in the table). ε ≤ 1 is strong protection, 1–5 is common, above 10 is weak. "
+                "The gates below measure what the guarantee does not: how useful the table is, and what real "
+                "attacks achieve on it.", icon=":material/shield:")
+        st.caption(f"Requested by {rel.requester}; rows: {rel.rows or 'a differentially private estimate of the table size'}; "
+                   f"ML-utility target: {rel.target or '—'}.")
     else:
         st.error("This release is **not differentially private**: it has no formal privacy guarantee.")
+    st.markdown(f"{verdict_badge(rel.verdict)} **Overall: {verdict_label(rel.verdict)}**: {rule.reason}.")
 
     report = state.call(platform.get_risk_report, actor, rel.id)
     if report is not None:
+        release_gates(report)
         metrics_table(report)
+
     # Loaded only when opened: the full card quotes real-side statistics, and opening it is
     # what the audit log records (once per session and release).
-    if st.toggle("Show the full release card (plots, real-side statistics)", key=f"full_card_{rel.id}"):
-        html = state.call(platform.get_release_card, actor, rel.id, "full")
-        if html:
-            embed_card(html)
+    if st.toggle("Show the release card (charts, real-side statistics)", key=f"full_card_{rel.id}"):
+        full_tab, ml_tab = st.tabs(["Full card (reviewers)", "ML-team card (what consumers will see)"])
+        with full_tab:
+            html = state.call(platform.get_release_card, actor, rel.id, "full")
+            if html:
+                embed_card(html, file_name=f"release-{rel.id}-card-full.html")
+        with ml_tab:
+            html = state.call(platform.get_release_card, actor, rel.id, "ml")
+            if html:
+                embed_card(html, file_name=f"release-{rel.id}-card-ml.html")
 
     st.markdown("#### Decision")
     if rel.requester == actor.username:
-        st.info("You requested this release, so you cannot decide on it (four-eyes rule). Another privacy officer "
-                "must review it.")
+        st.error(f"You requested release #{rel.id} yourself, so you cannot approve or publish it (four-eyes rule), "
+                 "whatever your role is now. Another privacy officer must decide on it.", icon=":material/block:")
     else:
-        reason = st.text_area("Reason (required, kept in the audit log)", key=f"reason_{rel.id}")
-        needs_override = (not rel.dp) or rel.verdict != "pass"
+        st.markdown(f"**What you can decide:** {DECISION_WORD[rule.kind]}, because {rule.reason}.")
+        reason = st.text_area("Reason (required, kept in the audit log)", key=f"reason_{rel.id}",
+                              placeholder="e.g. ε within policy; the inconclusive singling-out interval reaches 0.06, "
+                                          "accepted because …")
         override = False
-        if needs_override:
-            if rel.policy.get("allow_override"):
-                override = st.checkbox("Approve despite the failed / inconclusive gate or missing formal privacy "
-                                       "(override; the reason must justify it)", key=f"override_{rel.id}")
-            else:
-                st.warning("This release cannot be approved: its gates did not all pass and its policy does not allow "
-                           "an override. You can reject it.")
+        if rule.kind == "approve_with_reason":
+            override = st.checkbox("I approve although not every gate passed; my reason above justifies it "
+                                   "(recorded as an override)", key=f"override_{rel.id}")
+        elif rule.kind == "reject_only":
+            st.warning("This release cannot be approved: " + rule.reason + ". Reject it with a reason; the "
+                       "owner can request a new release.")
         b1, b2, _ = st.columns([1, 1, 4])
-        if b1.button("Approve", type="primary", key=f"approve_{rel.id}",
-                     disabled=needs_override and not override):
-            if state.call(platform.approve, actor, rel.id, reason, override=override) is not None:
-                st.toast(f"Release {rel.id} approved")
-                st.rerun()
-        if b2.button("Reject", key=f"reject_{rel.id}"):
-            if state.call(platform.reject, actor, rel.id, reason) is not None:
-                st.toast(f"Release {rel.id} rejected")
-                st.rerun()
+        approve = b1.button("Approve", type="primary", key=f"approve_{rel.id}",
+                            disabled=rule.kind == "reject_only" or (rule.needs_override and not override))
+        reject = b2.button("Reject", key=f"reject_{rel.id}")
+        outcome = st.container()
+        if approve and state.call_at(outcome, platform.approve, actor, rel.id, reason, override=override) is not None:
+            state.flash(f"Release {rel.id} approved.")
+            st.query_params.pop("release", None)
+            st.rerun()
+        if reject and state.call_at(outcome, platform.reject, actor, rel.id, reason) is not None:
+            state.flash(f"Release {rel.id} rejected.")
+            st.query_params.pop("release", None)
+            st.rerun()
 
 st.subheader("Decided releases")
 decided = [r for r in releases if r.state in ("approved", "published", "rejected", "revoked")]
@@ -79,18 +114,25 @@ if not decided:
     st.caption("None yet.")
 else:
     st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.get(r.state, r.state),
-                   "Decided by": r.approver or "—", "Reason": r.reason or "", "Override": "yes" if r.override else "",
-                   "Privacy": state.fmt_eps(r.epsilon, r.delta)} for r in reversed(decided)],
-                 hide_index=True, width="stretch")
+                   "Requested by": r.requester, "Decided by": r.approver or "—", "Reason": r.reason or "",
+                   "Override": "yes" if r.override else "", "Privacy": state.fmt_eps(r.epsilon, r.delta)}
+                  for r in reversed(decided)], hide_index=True, width="stretch")
     live = [r.id for r in decided if r.state in ("approved", "published")]
     if live:
-        with st.expander("Publish or revoke"):
+        with st.expander("Publish or revoke", expanded=True):
             rid2 = st.selectbox("Release", live, key="pubrev_select")
             target_rel = next(r for r in decided if r.id == rid2)
-            if target_rel.state == "approved" and st.button("Publish", key="publish_btn"):
-                if state.call(platform.publish, actor, rid2) is not None:
-                    st.rerun()
+            slot = st.container()
+            if target_rel.state == "approved":
+                own = target_rel.requester == actor.username
+                if own:
+                    st.caption(f"You requested release #{rid2}, so you cannot publish it (four-eyes rule).")
+                if st.button("Publish", key="publish_btn", disabled=own):
+                    if state.call_at(slot, platform.publish, actor, rid2) is not None:
+                        state.flash(f"Release {rid2} published.")
+                        st.rerun()
             why = st.text_input("Reason for revoking", key="revoke_reason")
             if st.button("Revoke", key="revoke_btn"):
-                if state.call(platform.revoke, actor, rid2, why) is not None:
+                if state.call_at(slot, platform.revoke, actor, rid2, why) is not None:
+                    state.flash(f"Release {rid2} revoked.")
                     st.rerun()

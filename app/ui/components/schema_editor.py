@@ -93,18 +93,27 @@ def frame_to_schema(base: dict[str, Any], frame: pd.DataFrame, *, reviewed: bool
     return json.dumps(out)
 
 
-def schema_editor(schema_json: str, *, key: str, draft: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Render the editor; returns (edited frame, base schema dict)."""
+def schema_editor(schema_json: str, *, key: str, draft: bool,
+                  marks: dict[str, list[str]] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Render the editor; returns (edited frame, base schema dict). ``marks``: per column, the
+    values read off the private table (shown in a read-only column, see schema_review)."""
     base = json.loads(schema_json)
     if draft:
         st.warning("**Derived from private data, visible to you only.** This draft was computed from your table: "
                    "its categories and bounds reveal private values. Replace them with public knowledge "
                    "(code lists, documented ranges, round-number bins) before you mark it reviewed.", icon=":material/lock:")
     frame = schema_to_frame(base)
+    if marks:
+        from app.ui.components.schema_review import field_words
+
+        frame.insert(1, "from data", [("⚠ " + field_words(marks[n]) if n in marks else "") for n in frame["name"]])
     edited = st.data_editor(
         frame, key=key, hide_index=True, width="stretch", num_rows="fixed",
         column_config={
             "name": st.column_config.TextColumn("Column", disabled=True),
+            "from data": st.column_config.TextColumn(
+                "Read off the data", disabled=True,
+                help="values of this column that the draft read off the private table"),
             "role": st.column_config.SelectboxColumn(
                 "Role", options=list(ROLES), required=True,
                 help="identifier: never synthesized; quasi_identifier: could re-identify in combination; "

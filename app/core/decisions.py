@@ -1,0 +1,90 @@
+"""Which decision an evaluated release admits, and who may take it.
+
+Every evaluated release must reach a decision; none may sit in the queue with its ε spent and
+nobody able to act. The rules, in one place (the service's ``approve`` enforces them, the pages
+show them to the owner before and after the request and to the privacy officer at the decision):
+
+* ``pass`` (and differentially private): a privacy officer may approve it, or reject it.
+* ``inconclusive`` (and differentially private): the evidence was too wide to certify a gate, not
+  evidence of harm. A privacy officer may approve it with a written reason (recorded as an
+  override), unless the release's policy says ``allow_inconclusive = false``. The default policy
+  allows it.
+* ``fail``, or a baseline without formal privacy: it can only be rejected, unless the release's
+  policy says ``allow_override = true``; then a privacy officer may approve it with a written
+  reason.
+
+Whoever decides, separation of duties holds: nobody approves or publishes a release they
+requested, whatever their role is now (``authz.four_eyes_check`` by user id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal["approve", "approve_with_reason", "reject_only"]
+
+#: Policy switches a release carries (its ``policy_json``) and their defaults.
+POLICY_DEFAULTS: dict[str, bool] = {"allow_override": False, "allow_inconclusive": True}
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """What a privacy officer may decide on one release, and why, in words for people."""
+
+    kind: Kind
+    #: True when approving needs an explicit override with a written reason
+    needs_override: bool
+    #: why the rule applies (the verdict and what the policy says about it)
+    reason: str
+    #: what the owner reads: what happens next and who decides
+    next_step: str
+
+    @property
+    def short(self) -> str:
+        """A table cell's worth of ``next_step``."""
+        return {"approve": "officer approves or rejects",
+                "approve_with_reason": "officer may approve with a written reason",
+                "reject_only": "can only be rejected"}[self.kind]
+
+
+def _policy_flag(policy: dict[str, Any] | None, key: str) -> bool:
+    value = (policy or {}).get(key, POLICY_DEFAULTS[key])
+    return value if isinstance(value, bool) else POLICY_DEFAULTS[key]
+
+
+def decision_rule(*, dp: bool, verdict: str | None, policy: dict[str, Any] | None) -> DecisionRule:
+    """The decision rule of an evaluated release (see the module docstring)."""
+    officer = "a privacy officer (not the person who requested it)"
+    if not dp:
+        if _policy_flag(policy, "allow_override"):
+            return DecisionRule("approve_with_reason", True,
+                                "it has no formal privacy guarantee (a baseline synthesizer); its policy allows an "
+                                "approval with a written reason",
+                                f"{officer} decides: approve with a written reason, or reject")
+        return DecisionRule("reject_only", False,
+                            "it has no formal privacy guarantee (a baseline synthesizer) and its policy does not allow "
+                            "an override",
+                            f"it can only be rejected; {officer} will close it")
+    if verdict == "pass":
+        return DecisionRule("approve", False, "every gate passed",
+                            f"{officer} reviews it and approves or rejects it")
+    if verdict == "inconclusive":
+        if _policy_flag(policy, "allow_inconclusive"):
+            return DecisionRule("approve_with_reason", True,
+                                "at least one gate is inconclusive (the measurement was too uncertain to certify it, "
+                                "no gate failed); the policy allows an approval with a written reason",
+                                f"{officer} decides: approve with a written reason, or reject")
+        return DecisionRule("reject_only", False,
+                            "at least one gate is inconclusive and its policy does not allow approving an "
+                            "inconclusive release",
+                            f"it can only be rejected; {officer} will close it")
+    if _policy_flag(policy, "allow_override"):
+        return DecisionRule("approve_with_reason", True,
+                            "at least one gate failed; its policy allows an approval with a written reason",
+                            f"{officer} decides: approve with a written reason, or reject")
+    return DecisionRule("reject_only", False,
+                        f"at least one gate {'failed' if verdict == 'fail' else 'has no verdict'} and its policy "
+                        "does not allow an override",
+                        f"it can only be rejected; {officer} will close it. Its ε stays spent: request a new "
+                        "release (e.g. with more ε, or another synthesizer) if you need one")

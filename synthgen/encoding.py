@@ -59,10 +59,18 @@ def check_columns_present(frame: pd.DataFrame, schema: Schema) -> None:
 
 
 def _encode_categorical(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    lookup = {normalise_category(c): i for i, c in enumerate(col.categories or ())}
-    missing_code = len(lookup) if col.nullable else -1
+    missing_code = len(col.categories or ()) if col.nullable else -1
     norm = values.map(normalise_category, na_action=None)
-    codes = np.fromiter((lookup.get(v, -2) if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
+    if col.code_list is not None:
+        # a public grouping rule applied to each value on its own: still a row-wise map
+        groups: dict[str, int] = {}
+        for value in set(norm.dropna()):
+            index = col.code_list.group_index(value)
+            groups[value] = -2 if index is None else index
+        codes = np.fromiter((groups[v] if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
+    else:
+        lookup = {normalise_category(c): i for i, c in enumerate(col.categories or ())}
+        codes = np.fromiter((lookup.get(v, -2) if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
     valid = codes >= 0
     codes = np.where(valid, codes, missing_code)
     return codes, valid
@@ -102,12 +110,22 @@ def _encode_binned(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarr
     else:
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     edges = col.edges()
+    n_bins = len(edges) - 1
     present = ~np.isnan(numbers)
     clipped = np.clip(np.where(present, numbers, edges[0]), edges[0], edges[-1])
     interior = np.asarray(edges[1:-1], dtype=float)
     codes = np.searchsorted(interior, clipped, side="right").astype(np.int64)
-    missing_code = len(edges) - 1 if col.nullable else -1
-    return np.where(present, codes, missing_code), present
+    special = list(col.codes or ()) if col.kind == "numeric" else []
+    missing_code = n_bins + len(special) if col.nullable else -1
+    codes = np.where(present, codes, missing_code)
+    if special:
+        # codes such as "N" (not applicable) are values of their own, after the bins
+        text = values.map(normalise_category, na_action=None)
+        for j, code in enumerate(special):
+            hit = (text == code).to_numpy()
+            codes[hit] = n_bins + j
+            present = present | hit
+    return codes, present
 
 
 def encode_column(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -151,6 +169,8 @@ def encode(frame: pd.DataFrame, schema: Schema, *, strict: bool = False) -> Enco
 def _decode_binned(col: Column, codes: np.ndarray, rng: np.random.Generator) -> pd.Series:
     edges = np.asarray(col.edges(), dtype=float)
     n_bins = len(edges) - 1
+    if col.kind == "numeric" and col.codes:
+        return _decode_with_codes(col, codes, n_bins, rng)
     is_missing = codes >= n_bins
     safe = np.where(is_missing, 0, codes)
     if col.kind == "numeric" and col.integer:
@@ -170,6 +190,25 @@ def _decode_binned(col: Column, codes: np.ndarray, rng: np.random.Generator) -> 
         return out.mask(is_missing) if col.nullable else out
     values = np.clip(values, edges[0], edges[-1])
     return pd.Series(np.where(is_missing, np.nan, values), dtype="float64")
+
+
+def _decode_with_codes(col: Column, codes: np.ndarray, n_bins: int, rng: np.random.Generator) -> pd.Series:
+    """A mixed column comes back as it came in: numbers, the declared codes, and missing."""
+    from dataclasses import replace
+
+    special = list(col.codes or ())
+    in_bins = codes < n_bins
+    plain = replace(col, codes=None, nullable=False)
+    numbers = _decode_binned(plain, np.where(in_bins, codes, 0), rng).to_numpy()
+    out: list[object] = []
+    for code, number in zip(codes, numbers):
+        if code < n_bins:
+            out.append(int(number) if col.integer else float(number))
+        elif code < n_bins + len(special):
+            out.append(special[code - n_bins])
+        else:
+            out.append(None)
+    return pd.Series(out, dtype=object)
 
 
 def _category_dtype(col: Column) -> str:

@@ -168,6 +168,21 @@ def cmd_fit(args: argparse.Namespace) -> int:
     check_fit_inputs(schema, config, budget)  # before the private table is read
     if config.dp:
         schema.require_reviewed()
+    if args.engine != "memory":
+        from synthgen.engines import check_engine
+        from synthgen.synthesizers import fit_file
+
+        check_engine(args.engine, config)
+        if args.strict:
+            raise InvalidInputError("--strict checks the table in memory; use it with --engine memory")
+        update, close = _progress_bar(f"fit {config.name} ({args.engine})")
+        try:
+            model = fit_file(args.data, schema, config, budget, engine=args.engine, progress=update)
+        finally:
+            close()
+        model.save(args.output)
+        print(f"wrote {args.output}: {config.name} on engine {args.engine} spent rho {model.info['budget']['rho']:.6g}", file=sys.stderr)
+        return 0
     frame = read_table(args.data)
     from synthgen.encoding import check_columns_present, encode
 
@@ -257,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
     fit.add_argument("--rho", type=_float_arg("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")
     fit.add_argument("--strict", action="store_true", help="refuse values outside the schema instead of clipping/leaving them out")
+    fit.add_argument("--engine", choices=["memory", "polars", "spark"], default="memory",
+                     help="where the rows are counted: memory (pandas, default), polars (out of core, large files), "
+                          "spark (MST; the Spark session of spark-submit, or local)")
     fit.add_argument("-o", "--output", required=True, help="model file to write (.zip)")
     fit.set_defaults(handler=cmd_fit)
 

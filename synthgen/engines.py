@@ -96,10 +96,10 @@ def spark_read_table(spark, path: str | Path):
         raise InvalidInputError(f"file {Path(path).name!r} must end in .csv or .parquet")
     df = spark.read.csv(path, header=True, inferSchema=False, encoding="UTF-8")
     checks = df.select([
-        (F.count(F.col(f"`{c}`")) == F.count(F.col(f"`{c}`").cast("double"))).alias(f"c{i}") for i, c in enumerate(df.columns)
+        (F.count(F.col(f"`{c}`")) == F.count(F.col(f"`{c}`").try_cast("double"))).alias(f"c{i}") for i, c in enumerate(df.columns)
     ]).first()
     numeric = [c for i, c in enumerate(df.columns) if checks[f"c{i}"]]
-    return df.select([F.col(f"`{c}`").cast("double").alias(c) if c in numeric else F.col(f"`{c}`") for c in df.columns])
+    return df.select([F.col(f"`{c}`").try_cast("double").alias(c) if c in numeric else F.col(f"`{c}`") for c in df.columns])
 
 
 def spark_encode(df, schema: Schema):
@@ -130,15 +130,18 @@ def spark_encode(df, schema: Schema):
 
 
 class SparkCounter:
-    """Exact marginals of Spark-encoded codes, all cliques in one ``GROUPING SETS`` job."""
+    """Exact marginals of Spark-encoded codes, all cliques in one ``GROUPING SETS`` job.
 
-    def __init__(self, encoded, sizes: dict[str, int]):
+    ``sizes`` gives each column's table length: the schema's cardinality, or OpenDP's (one more,
+    for a null key no code ever takes) when OpenDP asks."""
+
+    def __init__(self, encoded, names: list[str]):
         self.encoded = encoded
-        self.sizes = dict(sizes)
+        self.names = list(names)
         self.jobs = 0
 
-    def __call__(self, cliques: list[tuple[str, ...]]) -> dict[tuple[str, ...], np.ndarray]:
-        names = list(self.sizes)
+    def __call__(self, cliques: list[tuple[str, ...]], sizes: dict[str, int]) -> dict[tuple[str, ...], np.ndarray]:
+        names = self.names
         sets = ", ".join("(" + ", ".join(f"`{c}`" for c in clique) + ")" for clique in cliques)
         view = f"synthgen_codes_{id(self)}"
         self.encoded.createOrReplaceTempView(view)
@@ -164,7 +167,7 @@ class SparkCounter:
             ordered = [c for c in names if c in clique]
             # reorder the cell index from schema order to the clique's order
             perm = [ordered.index(c) for c in clique]
-            out[clique] = counts_to_arrays({tuple(cell[i] for i in perm): n for cell, n in cells.items()}, clique, self.sizes)
+            out[clique] = counts_to_arrays({tuple(cell[i] for i in perm): n for cell, n in cells.items()}, clique, sizes)
         return out
 
 
@@ -187,7 +190,7 @@ def fit_spark(path_or_df: Any, schema: Schema, config, budget, *, spark=None, pr
         # the frame itself: KNOWN-PITFALLS notes and synthgen.synthesizers._opendp_mst).
         placeholder = pl.LazyFrame({n: pl.Series(n, [], dtype=pl.Int64) for n in sizes})
         return fit_marginal_encoded(
-            placeholder, schema, config, budget, progress=progress, engine="spark", counter=SparkCounter(encoded, sizes)
+            placeholder, schema, config, budget, progress=progress, engine="spark", counter=SparkCounter(encoded, list(sizes))
         )
     finally:
         encoded.unpersist()

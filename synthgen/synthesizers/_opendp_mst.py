@@ -124,10 +124,14 @@ class SafeMST(_OpenDPMST):
         lp_metric = get_associated_metric(output_measure)
         t_marginals = make_stable_marginals(input_domain, input_metric, lp_metric, oneway + edges)
         if self.counter is not None:
-            cliques, count = oneway + edges, self.counter
+            from opendp.extras.mbi._utilities import get_cardinalities
+
+            # OpenDP's key sets carry one extra key for null (never used by our codes), so the
+            # table shapes are taken from OpenDP's domain, not from the schema
+            cliques, count, sizes = oneway + edges, self.counter, dict(get_cardinalities(input_domain))
             t_marginals = _make_transformation(
                 *t_marginals.input_space, *t_marginals.output_space,
-                function=lambda _placeholder: count(cliques), stability_map=t_marginals.map,
+                function=lambda _placeholder: count(cliques, sizes), stability_map=t_marginals.map,
             )
         d_marginals = t_marginals.map(d_in)
         space = t_marginals.output_space

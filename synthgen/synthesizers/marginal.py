@@ -213,7 +213,7 @@ def fit_marginal_encoded(
     *,
     progress: Progress | None = None,
     engine: str,
-    counter: Callable[[list[tuple[str, ...]]], dict[tuple[str, ...], np.ndarray]] | None = None,
+    counter: Callable[[list[tuple[str, ...]], dict[str, int]], dict[tuple[str, ...], np.ndarray]] | None = None,
 ) -> tuple[CompiledSampler, float, dict[str, Any]]:
     """Fit on already encoded codes: a Polars LazyFrame of the synthesized columns' integer codes
     (in memory or scanned from a file). With ``counter``, exact marginals are counted by another

@@ -215,6 +215,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"output ({args.output}) must end in .csv or .parquet")
     model = FittedModel.load(args.model)
     rng = np.random.default_rng(args.seed)
+    if Path(args.output).suffix.lower() == ".parquet":
+        written = model.sample_to_parquet(args.output, args.rows, rng=rng)  # streamed, chunk by chunk
+        print(f"wrote {args.output}: {written:,} synthetic rows", file=sys.stderr)
+        return 0
     frame = model.sample(args.rows, rng=rng)
     write_table(frame, args.output)
     print(f"wrote {args.output}: {len(frame):,} synthetic rows", file=sys.stderr)

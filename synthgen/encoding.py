@@ -193,7 +193,8 @@ def _decode_binned(col: Column, codes: np.ndarray, rng: np.random.Generator) -> 
 
 
 def _decode_with_codes(col: Column, codes: np.ndarray, n_bins: int, rng: np.random.Generator) -> pd.Series:
-    """A mixed column comes back as it came in: numbers, the declared codes, and missing."""
+    """A mixed column comes back as it came in: text holding numbers or the declared codes (so
+    that CSV and Parquet can hold it and it encodes back to the same codes), or missing."""
     from dataclasses import replace
 
     special = list(col.codes or ())
@@ -203,7 +204,7 @@ def _decode_with_codes(col: Column, codes: np.ndarray, n_bins: int, rng: np.rand
     out: list[object] = []
     for code, number in zip(codes, numbers):
         if code < n_bins:
-            out.append(int(number) if col.integer else float(number))
+            out.append(str(int(number)) if col.integer else repr(float(number)))
         elif code < n_bins + len(special):
             out.append(special[code - n_bins])
         else:
@@ -226,10 +227,18 @@ def decode_column(col: Column, codes: np.ndarray, rng: np.random.Generator) -> p
         cats = list(col.categories or ())
         is_missing = codes >= len(cats)
         dtype = _category_dtype(col)
-        values = [None if m else cats[c] for c, m in zip(codes, is_missing)]
+        # one vectorised lookup, missing as an extra last slot: decoding millions of rows is fast
+        safe = np.where(is_missing, len(cats), codes)
         if dtype == "object":
-            return pd.Series(values, dtype=object)
-        return pd.Series(pd.array(values, dtype="Int64" if dtype == "Int64" else dtype))
+            lookup = np.empty(len(cats) + 1, dtype=object)
+            lookup[: len(cats)] = cats
+            return pd.Series(lookup[safe], dtype=object)
+        numbers = np.asarray(list(cats) + [0], dtype="int64" if dtype in ("Int64", "int64") else "float64")[safe]
+        if dtype == "Int64":
+            return pd.Series(pd.arrays.IntegerArray(numbers, is_missing.copy()))
+        if dtype == "float64":
+            return pd.Series(np.where(is_missing, np.nan, numbers), dtype="float64")
+        return pd.Series(numbers, dtype="int64")
     if col.kind == "boolean":
         if col.nullable:
             return pd.Series(pd.array([None if c >= 2 else bool(c) for c in codes], dtype="boolean"))

@@ -98,3 +98,12 @@ def test_polars_engine_fit_spends_the_same_budget_and_records_the_engine(tmp_pat
     assert len(lazy.info["accounting"]["measured_cliques"]) == len(memory.info["accounting"]["measured_cliques"])
     out = lazy.sample(200, rng=np.random.default_rng(0))
     assert set(out["income"].dropna()) & {"N", "X"}
+    streamed = tmp_path / "out" / "synthetic.parquet"
+    assert lazy.sample_to_parquet(streamed, 250, rng=np.random.default_rng(1), chunk_rows=100) == 250
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(streamed).metadata
+    assert meta.num_rows == 250 and meta.num_row_groups == 3
+    back = pd.read_parquet(streamed)
+    assert list(back.columns) == [c.name for c in SCHEMA.synthesized_columns]
+    assert not list((tmp_path / "out").glob(".*.tmp"))

@@ -73,17 +73,24 @@ def cmd_schema_draft(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_review(args: argparse.Namespace) -> int:
-    from synthgen.review import review_schema
+    import json
+
+    from synthgen.io import atomic_write_text
+    from synthgen.review import review_with_log
     from synthgen.schema import Schema
 
     draft = Schema.load(args.draft)
     edited = Schema.load(args.schema)
-    reviewed = review_schema(draft, edited, reviewer=args.reviewer, confirm=list(args.confirm or []))
+    reviewed, log = review_with_log(draft, edited, reviewer=args.reviewer, confirm=list(args.confirm or []))
     reviewed.save(args.output)
+    if args.log:  # owner-only: it compares with the draft's values
+        atomic_write_text(Path(args.log), json.dumps(log, indent=2, default=str) + "\n")
+    for change in log["changes"]:
+        print(f"  {change['column']}.{change['field']}: {change['draft']} -> {change['reviewed']}", file=sys.stderr)
     record = reviewed.review
     print(
         f"wrote {args.output}: reviewed by {record.reviewer} at {record.reviewed_at}; "
-        f"{len(record.changes)} change(s) from the draft, {len(record.confirmed)} column(s) confirmed as read",
+        f"{len(log['changes'])} change(s) from the draft, {len(record.confirmed)} column(s) confirmed as read",
         file=sys.stderr,
     )
     return 0
@@ -252,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--confirm", action="append", metavar="COLUMN",
                         help="confirm that this column's values read off the data are public knowledge (repeatable)")
     review.add_argument("-o", "--output", required=True, help="reviewed schema JSON to write")
+    review.add_argument("--log", help="also write the owner-only review log (each change from the draft) as JSON")
     review.set_defaults(handler=cmd_schema_review)
     discover = schema_sub.add_parser("discover", help="release a schema with DP (no peeking; spends budget)")
     discover.add_argument("data", help="CSV (empty cell = missing) or Parquet file")

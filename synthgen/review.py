@@ -5,8 +5,10 @@ draft read off the private table (``read_from_data``) must be either *replaced* 
 differs: the owner wrote in a public value) or *confirmed* by naming the column (the owner vouches
 that the value is public knowledge, e.g. the documented code list happens to equal the codes seen).
 Anything else is refused, listing every such column. The result carries a :class:`Review` record
-(who, when, the draft's fingerprint, what changed, what was confirmed) tied to the reviewed
-content by its fingerprint, so editing the schema afterwards voids the review.
+(who, when, which data-read values were replaced and which confirmed) tied to the reviewed content
+by its fingerprint, so editing the schema afterwards voids the review. The reviewed schema is
+public, so the record holds nothing of the draft's values; what changed from the draft, value by
+value, is returned separately as the owner's review log (owner-only, like the draft).
 
 ``schema_problems`` and ``table_problems`` collect every problem instead of stopping at the first,
 with counts; they serve ``synthgen schema check``. Counts of a private table are shown to the data
@@ -46,6 +48,13 @@ def review_schema(
     draft: Schema, edited: Schema, *, reviewer: str, confirm: list[str] | tuple[str, ...] = (), now: datetime | None = None
 ) -> Schema:
     """The edited schema with a recorded review; refuses unconfirmed data-read values."""
+    return review_with_log(draft, edited, reviewer=reviewer, confirm=confirm, now=now)[0]
+
+
+def review_with_log(
+    draft: Schema, edited: Schema, *, reviewer: str, confirm: list[str] | tuple[str, ...] = (), now: datetime | None = None
+) -> tuple[Schema, dict[str, Any]]:
+    """The reviewed schema and the owner-only log of what changed from the draft."""
     if not isinstance(reviewer, str) or not reviewer.strip():
         raise SchemaError(f"reviewer ({reviewer!r}) must name the person reviewing")
     if not draft.derived_from_private_data and not any(c.read_from_data for c in draft.columns):
@@ -61,6 +70,7 @@ def review_schema(
     if unknown:
         raise SchemaError(f"--confirm names unknown column(s): {', '.join(unknown)}")
     confirmed: dict[str, tuple[str, ...]] = {}
+    replaced: dict[str, list[str]] = {}
     changes: list[dict[str, Any]] = []
     unconfirmed: list[str] = []
     columns: list[Column] = []
@@ -77,8 +87,10 @@ def review_schema(
         for prop in d_col.read_from_data:
             if not e_col.synthesized:
                 changes.append({"column": d_col.name, "field": prop, "draft": _summary(d_col, prop), "reviewed": "not synthesized"})
+                replaced.setdefault(d_col.name, []).append(prop)
             elif _differs(d_col, e_col, prop):
                 changes.append({"column": d_col.name, "field": prop, "draft": _summary(d_col, prop), "reviewed": _summary(e_col, prop)})
+                replaced.setdefault(d_col.name, []).append(prop)
             elif d_col.name in confirm:
                 still_read.append(prop)
             else:
@@ -100,10 +112,16 @@ def review_schema(
     reviewed = replace(edited, columns=tuple(columns), derived_from_private_data=False, review=None)
     stamp = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     record = Review(
-        reviewer=reviewer.strip(), reviewed_at=stamp, draft_fingerprint=draft.content_fingerprint(),
-        fingerprint=reviewed.content_fingerprint(), confirmed=confirmed, changes=tuple(changes),
+        reviewer=reviewer.strip(), reviewed_at=stamp, fingerprint=reviewed.content_fingerprint(),
+        confirmed=confirmed, replaced={k: tuple(v) for k, v in replaced.items()},
     )
-    return replace(reviewed, review=record)
+    log = {
+        "owner_only": "derived from the private table: do not publish",
+        "reviewer": record.reviewer, "reviewed_at": stamp,
+        "draft_fingerprint": draft.content_fingerprint(), "reviewed_fingerprint": record.fingerprint,
+        "changes": changes, "confirmed": {k: list(v) for k, v in confirmed.items()},
+    }
+    return replace(reviewed, review=record), log
 
 
 def _json(value: Any) -> Any:

@@ -16,7 +16,7 @@ from synthgen.codelists import builtin_code_lists
 from synthgen.draft import draft_schema, draft_schema_with_report
 from synthgen.encoding import decode, encode
 from synthgen.errors import SchemaError
-from synthgen.review import review_schema, schema_problems, table_problems
+from synthgen.review import review_schema, review_with_log, schema_problems, table_problems
 from synthgen.schema import Column, Schema
 
 from .helpers import DATASETS
@@ -136,19 +136,39 @@ def test_review_refuses_unconfirmed_values_and_lists_them_all():
 
 def test_review_records_who_when_and_what_changed():
     draft = draft_schema(_table(), name="t")
-    reviewed = review_schema(draft, _edited(draft), reviewer="owner", confirm=["sex", "income", "age"], now=NOW)
+    reviewed, log = review_with_log(draft, _edited(draft), reviewer="owner", confirm=["sex", "income", "age"], now=NOW)
     record = reviewed.review
     assert record.reviewer == "owner" and record.reviewed_at == NOW.isoformat(timespec="seconds")
-    assert record.draft_fingerprint == draft.content_fingerprint()
     assert record.confirmed == {"sex": ("categories",), "income": ("codes",), "age": ("lower",)}
-    changed = {(c["column"], c["field"]) for c in record.changes}
+    assert record.replaced == {"age": ("upper", "cuts"), "income": ("lower", "upper", "cuts"), "admission_type_code": ("categories",)}
+    changed = {(c["column"], c["field"]) for c in log["changes"]}
     assert ("age", "lower") not in changed
     assert {("age", "upper"), ("age", "cuts"), ("income", "upper"), ("admission_type_code", "categories")} <= changed
+    assert log["draft_fingerprint"] == draft.content_fingerprint()
     assert reviewed.column("age").read_from_data == ("lower",)
     assert reviewed.unconfirmed_data_reads() == {}
     reviewed.require_reviewed()
     again = Schema.from_json(reviewed.to_json())
     assert again == reviewed and again.unconfirmed_data_reads() == {}
+
+
+def test_the_reviewed_schema_does_not_depend_on_the_private_rows_it_replaced():
+    """Neighbouring tables (one row differs: a new category and an extreme age) give different
+    drafts; after the same public edit the reviewed schemas, which are published, are identical."""
+    table = _table()
+    neighbour = table.copy()
+    neighbour.loc[0, "sex"] = "X"
+    neighbour.loc[0, "age"] = 119
+    drafts = [draft_schema(t, name="t") for t in (table, neighbour)]
+    assert drafts[0].column("sex") != drafts[1].column("sex") and drafts[0].column("age") != drafts[1].column("age")
+
+    def edit(draft: Schema) -> Schema:
+        public = _edited(draft).replace_column(replace(draft.column("sex"), categories=("F", "M", "X", "U")))
+        return public.replace_column(replace(public.column("age"), lower=0, upper=120, cuts=(18, 30, 45, 65)))
+
+    reviewed = [review_schema(d, edit(d), reviewer="owner", confirm=["income", "age"], now=NOW).to_json() for d in drafts]
+    assert "draft" not in reviewed[0]
+    assert reviewed[0] == reviewed[1]
 
 
 def test_editing_after_the_review_voids_it():
@@ -201,8 +221,10 @@ def test_cli_draft_review_check_and_fit(tmp_path):
     refused = run("fit", data, "--schema", tmp_path / "edited.json", "--rho", "0.5", "-o", tmp_path / "m.zip")
     assert refused.returncode == 2 and "no recorded review confirmed" in refused.stderr
     rev = run("schema", "review", tmp_path / "edited.json", "--draft", tmp_path / "draft.json", "--reviewer", "owner",
-              "--confirm", "sex", "--confirm", "income", "--confirm", "age", "-o", tmp_path / "reviewed.json")
+              "--confirm", "sex", "--confirm", "income", "--confirm", "age", "-o", tmp_path / "reviewed.json",
+              "--log", tmp_path / "review-log.json")
     assert rev.returncode == 0, rev.stderr
+    assert json.loads((tmp_path / "review-log.json").read_text())["changes"]
     check = run("schema", "check", tmp_path / "reviewed.json", "--data", data)
     assert check.returncode == 0 and "ok" in check.stdout, check.stdout
     fitted = run("fit", data, "--schema", tmp_path / "reviewed.json", "--rho", "0.5", "-o", tmp_path / "m.zip")

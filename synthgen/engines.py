@@ -53,11 +53,18 @@ def counts_to_arrays(rows: dict[tuple[int, ...], int], clique: tuple[str, ...], 
     return table
 
 
-def polars_counts(data, cliques: list[tuple[str, ...]], sizes: dict[str, int]) -> dict[tuple[str, ...], np.ndarray]:
-    """Exact marginals of encoded codes with Polars (the embedded engine's counting)."""
+def polars_counts(
+    data, cliques: list[tuple[str, ...]], sizes: dict[str, int], *, one_at_a_time: bool = False
+) -> dict[tuple[str, ...], np.ndarray]:
+    """Exact marginals of encoded codes with Polars (the embedded engine's counting).
+
+    ``one_at_a_time`` counts one clique per query, so that a scanned file is read two columns at
+    a time: OpenDP's own ``collect_all`` of every marginal at once peaked at 6.1 GB on 10 million
+    rows (benchmarks/README.md)."""
     import polars as pl
 
-    frames = pl.collect_all([data.group_by(list(c)).agg(pl.len()) for c in cliques])
+    queries = [data.group_by(list(c)).agg(pl.len()) for c in cliques]
+    frames = [q.collect() for q in queries] if one_at_a_time else pl.collect_all(queries)
     out = {}
     for clique, frame in zip(cliques, frames):
         cells = zip(*(frame[c].to_list() for c in clique), frame["len"].to_list())
@@ -72,6 +79,8 @@ def fit_polars(path: str | Path, schema: Schema, config, budget, *, progress: Pr
     from synthgen.lazy import encode_lazy, scan_table
     from synthgen.synthesizers.marginal import fit_marginal_encoded
 
+    from synthgen.synthesizers.config import MST
+
     report = progress or (lambda f, m: None)
     encoded = encode_lazy(scan_table(path), schema)
     # The codes are private data: a temporary directory readable by this user only, removed after.
@@ -80,7 +89,15 @@ def fit_polars(path: str | Path, schema: Schema, config, budget, *, progress: Pr
         report(0.02, "encoding the table with the public schema (streaming)")
         encoded.sink_parquet(codes)
         data = pl.scan_parquet(codes)
-        return fit_marginal_encoded(data, schema, config, budget, progress=progress, engine="polars")
+        if not isinstance(config, MST):
+            return fit_marginal_encoded(data, schema, config, budget, progress=progress, engine="polars")
+        # MST: the counts come through the same hook as Spark's, one marginal per scan (memory)
+        placeholder = pl.LazyFrame({c.name: pl.Series(c.name, [], dtype=pl.Int64) for c in schema.synthesized_columns})
+
+        def counter(cliques, sizes):
+            return polars_counts(data, cliques, sizes, one_at_a_time=True)
+
+        return fit_marginal_encoded(placeholder, schema, config, budget, progress=progress, engine="polars", counter=counter)
 
 
 # -- spark ------------------------------------------------------------------------------------

@@ -76,20 +76,19 @@ def polars_counts(
 def fit_polars(path: str | Path, schema: Schema, config, budget, *, progress: Progress | None = None):
     import polars as pl
 
-    from synthgen.lazy import encode_lazy, scan_table
+    from synthgen.lazy import encode_to_parquet
+    from synthgen.synthesizers.config import MST
     from synthgen.synthesizers.marginal import fit_marginal_encoded
 
-    from synthgen.synthesizers.config import MST
-
     report = progress or (lambda f, m: None)
-    encoded = encode_lazy(scan_table(path), schema)
+    mst = isinstance(config, MST)
     # The codes are private data: a temporary directory readable by this user only, removed after.
     with tempfile.TemporaryDirectory(prefix="synthgen-codes-") as tmp:
         codes = Path(tmp) / "codes.parquet"
-        report(0.02, "encoding the table with the public schema (streaming)")
-        encoded.sink_parquet(codes)
+        report(0.02, "encoding the table with the public schema (slice by slice)")
+        encode_to_parquet(path, schema, codes, small=mst)  # Int16 only where our counter reads them
         data = pl.scan_parquet(codes)
-        if not isinstance(config, MST):
+        if not mst:
             return fit_marginal_encoded(data, schema, config, budget, progress=progress, engine="polars")
         # MST: the counts come through the same hook as Spark's, one marginal per scan (memory)
         placeholder = pl.LazyFrame({c.name: pl.Series(c.name, [], dtype=pl.Int64) for c in schema.synthesized_columns})

@@ -10,7 +10,7 @@ from synthgen.encoding import encode
 from synthgen.engines import check_engine, polars_counts
 from synthgen.errors import InvalidInputError
 from synthgen.io import read_table
-from synthgen.lazy import encode_lazy, scan_table
+from synthgen.lazy import encode_lazy, encode_to_parquet, scan_table
 from synthgen.schema import Column, PrivacyUnit, Schema
 from synthgen.synthesizers import AIM, MST
 
@@ -54,6 +54,12 @@ def test_lazy_encoding_equals_the_in_memory_encoding(tmp_path, suffix):
     assert 0 < got.height < len(frame)  # some rows are left out by the rules, not all
     for name in expected.columns:
         assert got[name].to_list() == expected.codes[name].tolist(), name
+    # the same, slice by slice (7 rows at a time) into a Parquet file of small codes
+    out = tmp_path / "codes.parquet"
+    assert encode_to_parquet(path, SCHEMA, out, batch_rows=7, small=True) == got.height
+    sliced = pd.read_parquet(out)
+    for name in expected.columns:
+        assert sliced[name].tolist() == expected.codes[name].tolist(), name
 
 
 def test_polars_counts_match_numpy_counts():

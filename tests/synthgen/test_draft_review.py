@@ -232,4 +232,8 @@ def test_cli_draft_review_check_and_fit(tmp_path):
     sampled = run("sample", tmp_path / "m.zip", "--rows", "300", "--seed", "1", "-o", tmp_path / "s.csv")
     assert sampled.returncode == 0, sampled.stderr
     synth = pd.read_csv(tmp_path / "s.csv", dtype=str, keep_default_na=False)
-    assert "N" in set(synth["income"]) and synth["diag_1"].str.contains("-").all()
+    assert "N" in set(synth["income"])
+    # diag_1 holds chapter labels (its <missing> slot may get a few rows from the DP noise)
+    chapters = synth["diag_1"][synth["diag_1"] != ""]
+    assert len(chapters) > 0.5 * len(synth) and chapters.str.contains(" ").all()
+    assert set(chapters) <= set(builtin_code_lists()["icd9-cm-chapters"].labels)

@@ -71,15 +71,46 @@ def _float_arg(name: str) -> Callable[[str], float]:
 
 # -- commands -------------------------------------------------------------------------------
 def cmd_schema_draft(args: argparse.Namespace) -> int:
-    from synthgen.draft import draft_schema
-    from synthgen.io import read_table
+    import json
+
+    from synthgen.draft import draft_schema_with_report, format_report
+    from synthgen.io import atomic_write_text, read_table
 
     frame = read_table(args.data)
-    schema = draft_schema(frame, name=args.name or Path(args.data).stem, bins=args.bins)
+    schema, decisions = draft_schema_with_report(frame, name=args.name or Path(args.data).stem, bins=args.bins)
     schema.save(args.output)
+    if args.report:
+        atomic_write_text(Path(args.report), json.dumps([d.to_dict() for d in decisions], indent=2) + "\n")
+    print(format_report(decisions), file=sys.stderr)
+    attention = sum(d.needs_attention for d in decisions)
     print(
-        f"wrote {args.output}: DRAFT derived from the private table (owner-only, never ship it). "
-        "Review categories, bounds and cuts, then set derived_from_private_data to false.",
+        f"wrote {args.output}: DRAFT derived from the private table (owner-only, never ship it); "
+        f"{attention} column(s) marked '!' need attention. Replace the values read off the data with public ones "
+        "or confirm them: synthgen schema review EDITED --draft DRAFT --reviewer NAME [--confirm COLUMN ...]",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_schema_review(args: argparse.Namespace) -> int:
+    import json
+
+    from synthgen.io import atomic_write_text
+    from synthgen.review import review_with_log
+    from synthgen.schema import Schema
+
+    draft = Schema.load(args.draft)
+    edited = Schema.load(args.schema)
+    reviewed, log = review_with_log(draft, edited, reviewer=args.reviewer, confirm=list(args.confirm or []))
+    reviewed.save(args.output)
+    if args.log:  # owner-only: it compares with the draft's values
+        atomic_write_text(Path(args.log), json.dumps(log, indent=2, default=str) + "\n")
+    for change in log["changes"]:
+        print(f"  {change['column']}.{change['field']}: {change['draft']} -> {change['reviewed']}", file=sys.stderr)
+    record = reviewed.review
+    print(
+        f"wrote {args.output}: reviewed by {record.reviewer} at {record.reviewed_at}; "
+        f"{len(log['changes'])} change(s) from the draft, {len(record.confirmed)} column(s) confirmed as read",
         file=sys.stderr,
     )
     return 0
@@ -107,14 +138,29 @@ def cmd_schema_discover(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_check(args: argparse.Namespace) -> int:
-    from synthgen.schema import Schema
+    import json
 
-    schema = Schema.load(args.schema)
-    if args.data:
-        from synthgen.encoding import encode
+    from synthgen.errors import SchemaError
+    from synthgen.review import schema_problems, table_problems
+
+    try:
+        data = json.loads(Path(args.schema).read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError):
+        raise SchemaError(f"schema file {str(args.schema)!r} does not exist") from None
+    except UnicodeDecodeError:
+        raise SchemaError(f"schema file {str(args.schema)!r} is not a UTF-8 JSON file") from None
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"schema is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    schema, problems = schema_problems(data)
+    if schema is not None and args.data:
         from synthgen.io import read_table
 
-        encode(read_table(args.data), schema, strict=True)
+        problems += table_problems(read_table(args.data), schema)
+    for problem in problems:
+        print(f"problem: {problem}")
+    if problems:
+        print(f"{args.schema}: {len(problems)} problem(s)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     cells = schema.domain_size()
     print(f"{args.schema}: {len(schema.columns)} columns, {len(schema.synthesized_columns)} synthesized, domain {cells:.3g} cells: ok")
     return 0
@@ -147,6 +193,23 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not str(args.output).endswith(".zip") and config.dp:
         raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
     check_fit_inputs(schema, config, budget)  # before the private table is read
+    if config.dp:
+        schema.require_reviewed()
+    if args.engine != "memory":
+        from synthgen.engines import check_engine
+        from synthgen.synthesizers import fit_file
+
+        check_engine(args.engine, config)
+        if args.strict:
+            raise InvalidInputError("--strict checks the table in memory; use it with --engine memory")
+        update, close = _progress_bar(f"fit {config.name} ({args.engine})")
+        try:
+            model = fit_file(args.data, schema, config, budget, engine=args.engine, progress=update)
+        finally:
+            close()
+        model.save(args.output)
+        print(f"wrote {args.output}: {config.name} on engine {args.engine} spent rho {model.info['budget']['rho']:.6g}", file=sys.stderr)
+        return 0
     frame = read_table(args.data)
     from synthgen.encoding import check_columns_present, encode
 
@@ -179,6 +242,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"output ({args.output}) must end in .csv or .parquet")
     model = FittedModel.load(args.model)
     rng = np.random.default_rng(args.seed)
+    if Path(args.output).suffix.lower() == ".parquet":
+        written = model.sample_to_parquet(args.output, args.rows, rng=rng)  # streamed, chunk by chunk
+        print(f"wrote {args.output}: {written:,} synthetic rows", file=sys.stderr)
+        return 0
     frame = model.sample(args.rows, rng=rng)
     write_table(frame, args.output)
     print(f"wrote {args.output}: {len(frame):,} synthetic rows", file=sys.stderr)
@@ -200,7 +267,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     draft.add_argument("-o", "--output", required=True, help="schema JSON to write")
     draft.add_argument("--name", help="table name (default: file name)")
     draft.add_argument("--bins", type=int, default=16, help="quantile bins per numeric column (default 16)")
+    draft.add_argument("--report", help="also write the per-column decisions and reasons as JSON (owner-only)")
     draft.set_defaults(handler=cmd_schema_draft)
+    review = schema_sub.add_parser("review", help="record the owner's review of a draft; refuses unconfirmed values read off the data")
+    review.add_argument("schema", help="the edited schema JSON (the draft after the owner's changes)")
+    review.add_argument("--draft", required=True, help="the draft written by 'synthgen schema draft'")
+    review.add_argument("--reviewer", required=True, help="who reviewed (recorded in the schema)")
+    review.add_argument("--confirm", action="append", metavar="COLUMN",
+                        help="confirm that this column's values read off the data are public knowledge (repeatable)")
+    review.add_argument("-o", "--output", required=True, help="reviewed schema JSON to write")
+    review.add_argument("--log", help="also write the owner-only review log (each change from the draft) as JSON")
+    review.set_defaults(handler=cmd_schema_review)
     discover = schema_sub.add_parser("discover", help="release a schema with DP (no peeking; spends budget)")
     discover.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
     discover.add_argument("--epsilon", type=_float_arg("epsilon"), required=True, help="budget spent on discovery")
@@ -211,7 +288,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     discover.add_argument("--name", help="table name (default: file name)")
     discover.add_argument("-o", "--output", required=True, help="schema JSON to write")
     discover.set_defaults(handler=cmd_schema_discover)
-    check = schema_sub.add_parser("check", help="validate a schema, optionally against a table (strict)")
+    check = schema_sub.add_parser("check", help="list every problem of a schema, optionally with counts against a table")
     check.add_argument("schema")
     check.add_argument("--data", help="also check that every value of this table fits the schema")
     check.set_defaults(handler=cmd_schema_check)
@@ -225,6 +302,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
     fit.add_argument("--rho", type=_float_arg("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")
     fit.add_argument("--strict", action="store_true", help="refuse values outside the schema instead of clipping/leaving them out")
+    fit.add_argument("--engine", choices=["memory", "polars", "spark"], default="memory",
+                     help="where the rows are counted: memory (pandas, default), polars (out of core, large files), "
+                          "spark (MST; the Spark session of spark-submit, or local)")
     fit.add_argument("-o", "--output", required=True, help="model file to write (.zip)")
     fit.set_defaults(handler=cmd_fit)
 

@@ -60,10 +60,18 @@ def check_columns_present(frame: pd.DataFrame, schema: Schema) -> None:
 
 
 def _encode_categorical(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    lookup = {normalise_category(c): i for i, c in enumerate(col.categories or ())}
-    missing_code = len(lookup) if col.nullable else -1
+    missing_code = len(col.categories or ()) if col.nullable else -1
     norm = values.map(normalise_category, na_action=None)
-    codes = np.fromiter((lookup.get(v, -2) if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
+    if col.code_list is not None:
+        # a public grouping rule applied to each value on its own: still a row-wise map
+        groups: dict[str, int] = {}
+        for value in set(norm.dropna()):
+            index = col.code_list.group_index(value)
+            groups[value] = -2 if index is None else index
+        codes = np.fromiter((groups[v] if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
+    else:
+        lookup = {normalise_category(c): i for i, c in enumerate(col.categories or ())}
+        codes = np.fromiter((lookup.get(v, -2) if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
     valid = codes >= 0
     codes = np.where(valid, codes, missing_code)
     return codes, valid
@@ -103,12 +111,22 @@ def _encode_binned(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarr
     else:
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     edges = col.edges()
+    n_bins = len(edges) - 1
     present = ~np.isnan(numbers)
     clipped = np.clip(np.where(present, numbers, edges[0]), edges[0], edges[-1])
     interior = np.asarray(edges[1:-1], dtype=float)
     codes = np.searchsorted(interior, clipped, side="right").astype(np.int64)
-    missing_code = len(edges) - 1 if col.nullable else -1
-    return np.where(present, codes, missing_code), present
+    special = list(col.codes or ()) if col.kind == "numeric" else []
+    missing_code = n_bins + len(special) if col.nullable else -1
+    codes = np.where(present, codes, missing_code)
+    if special:
+        # codes such as "N" (not applicable) are values of their own, after the bins
+        text = values.map(normalise_category, na_action=None)
+        for j, code in enumerate(special):
+            hit = (text == code).to_numpy()
+            codes[hit] = n_bins + j
+            present = present | hit
+    return codes, present
 
 
 def encode_column(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -152,6 +170,8 @@ def encode(frame: pd.DataFrame, schema: Schema, *, strict: bool = False) -> Enco
 def _decode_binned(col: Column, codes: np.ndarray, rng: np.random.Generator) -> pd.Series:
     edges = np.asarray(col.edges(), dtype=float)
     n_bins = len(edges) - 1
+    if col.kind == "numeric" and col.codes:
+        return _decode_with_codes(col, codes, n_bins, rng)
     is_missing = codes >= n_bins
     safe = np.where(is_missing, 0, codes)
     if col.kind == "numeric" and col.integer:
@@ -173,6 +193,26 @@ def _decode_binned(col: Column, codes: np.ndarray, rng: np.random.Generator) -> 
     return pd.Series(np.where(is_missing, np.nan, values), dtype="float64")
 
 
+def _decode_with_codes(col: Column, codes: np.ndarray, n_bins: int, rng: np.random.Generator) -> pd.Series:
+    """A mixed column comes back as it came in: text holding numbers or the declared codes (so
+    that CSV and Parquet can hold it and it encodes back to the same codes), or missing."""
+    from dataclasses import replace
+
+    special = list(col.codes or ())
+    in_bins = codes < n_bins
+    plain = replace(col, codes=None, nullable=False)
+    numbers = _decode_binned(plain, np.where(in_bins, codes, 0), rng).to_numpy()
+    out: list[object] = []
+    for code, number in zip(codes, numbers):
+        if code < n_bins:
+            out.append(str(int(number)) if col.integer else repr(float(number)))
+        elif code < n_bins + len(special):
+            out.append(special[code - n_bins])
+        else:
+            out.append(None)
+    return pd.Series(out, dtype=object)
+
+
 def _category_dtype(col: Column) -> str:
     cats = col.categories or ()
     if all(isinstance(c, int) and not isinstance(c, bool) for c in cats):
@@ -188,10 +228,18 @@ def decode_column(col: Column, codes: np.ndarray, rng: np.random.Generator) -> p
         cats = list(col.categories or ())
         is_missing = codes >= len(cats)
         dtype = _category_dtype(col)
-        values = [None if m else cats[c] for c, m in zip(codes, is_missing)]
+        # one vectorised lookup, missing as an extra last slot: decoding millions of rows is fast
+        safe = np.where(is_missing, len(cats), codes)
         if dtype == "object":
-            return pd.Series(values, dtype=object)
-        return pd.Series(pd.array(values, dtype="Int64" if dtype == "Int64" else dtype))
+            lookup = np.empty(len(cats) + 1, dtype=object)
+            lookup[: len(cats)] = cats
+            return pd.Series(lookup[safe], dtype=object)
+        numbers = np.asarray(list(cats) + [0], dtype="int64" if dtype in ("Int64", "int64") else "float64")[safe]
+        if dtype == "Int64":
+            return pd.Series(pd.arrays.IntegerArray(numbers, is_missing.copy()))
+        if dtype == "float64":
+            return pd.Series(np.where(is_missing, np.nan, numbers), dtype="float64")
+        return pd.Series(numbers, dtype="int64")
     if col.kind == "boolean":
         if col.nullable:
             return pd.Series(pd.array([None if c >= 2 else bool(c) for c in codes], dtype="boolean"))

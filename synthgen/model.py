@@ -99,6 +99,45 @@ class FittedModel:
         )
 
     # -- persistence ---------------------------------------------------------------------
+    def sample_to_parquet(
+        self, path: str | Path, rows: int | None = None, *, rng: np.random.Generator, chunk_rows: int = 1_000_000
+    ) -> int:
+        """Stream synthetic rows to a Parquet file, ``chunk_rows`` at a time (one row group each),
+        so that tens of millions of rows never sit in memory together. The file appears under its
+        name only once complete. Returns the number of rows written."""
+        import os
+        import tempfile
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not isinstance(rng, np.random.Generator):
+            raise InvalidInputError(f"rng ({rng!r}) must be a numpy.random.Generator")
+        total = self.default_rows if rows is None else check_rows(rows)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        writer = None
+        try:
+            done = 0
+            while done < total:
+                n = min(chunk_rows, total - done)
+                table = pa.Table.from_pandas(self.sample(n, rng=rng), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                done += n
+            writer.close()
+            writer = None
+            os.replace(tmp, path)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return total
+
     def to_bytes(self) -> bytes:
         if self.sampler is None:
             raise ModelFileError(

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
+from synthgen.codelists import CodeList, resolve_code_list
 from synthgen.errors import SchemaError
 
 SCHEMA_VERSION = 1
@@ -33,6 +34,10 @@ KINDS: tuple[str, ...] = ("categorical", "numeric", "datetime", "boolean")
 ROLES: tuple[str, ...] = ("identifier", "quasi_identifier", "sensitive", "attribute")
 GRANULARITIES: dict[str, int] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 IDENTIFIER_OUTPUTS = ("drop", "token")
+
+#: Properties of a column whose values a draft can read off the private table. A column lists
+#: the ones it holds in ``read_from_data`` until a recorded review confirms or replaces them.
+READABLE_PROPERTIES: tuple[str, ...] = ("categories", "lower", "upper", "cuts", "codes")
 
 #: Guard against domains so large that a marginal model cannot be fitted in memory.
 MAX_CATEGORIES = 1000
@@ -97,6 +102,15 @@ class Column:
     granularity: str | None = None
     identifier_output: str = "drop"
     description: str = ""
+    #: numeric columns only: non-numeric codes that share the column with numbers (``"N"`` for
+    #: "not applicable" in census data). Each code is one more encoded value after the bins.
+    codes: tuple[str, ...] | None = None
+    #: categorical columns only: a public code list or hierarchy (see synthgen.codelists); the
+    #: raw codes are mapped to its groups and the groups are the categories.
+    code_list: Any = None
+    #: which of READABLE_PROPERTIES were read off the private table by a draft (empty when every
+    #: value is public knowledge). Only a recorded review (``synthgen schema review``) confirms them.
+    read_from_data: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         name = self.name
@@ -117,6 +131,26 @@ class Column:
                 f"column '{name}': identifier_output ({self.identifier_output!r}) must be one of "
                 f"{', '.join(IDENTIFIER_OUTPUTS)}"
             )
+        read = self.read_from_data
+        if isinstance(read, str) or not isinstance(read, (list, tuple)) or any(p not in READABLE_PROPERTIES for p in read):
+            raise SchemaError(
+                f"column '{name}': read_from_data ({read!r}) must list properties among {', '.join(READABLE_PROPERTIES)}"
+            )
+        object.__setattr__(self, "read_from_data", tuple(dict.fromkeys(read)))
+        if self.codes is not None and self.kind != "numeric":
+            raise SchemaError(f"column '{name}': codes are only for numeric columns; list categories instead")
+        if self.code_list is not None:
+            if self.kind != "categorical":
+                raise SchemaError(f"column '{name}': code_list is only for categorical columns")
+            code_list = resolve_code_list(name, self.code_list)
+            object.__setattr__(self, "code_list", code_list)
+            if self.categories is None:
+                object.__setattr__(self, "categories", code_list.labels)
+            elif tuple(str(c) for c in self.categories) != code_list.labels:
+                raise SchemaError(
+                    f"column '{name}': categories must be the group labels of code_list {code_list.name!r} "
+                    "(or be left out, and they are filled in)"
+                )
         if self.role == "identifier":
             return  # identifiers are never encoded, so kind-specific fields are not needed
         if self.kind == "categorical":
@@ -180,6 +214,18 @@ class Column:
                 raise SchemaError(f"column '{name}': cut ({cut!r}) must be a number")
         object.__setattr__(self, "cuts", cuts)
         self._check_bounds_and_cuts(float(self.lower), float(self.upper), [float(c) for c in cuts])
+        if self.codes is not None:
+            codes = tuple(self.codes)
+            object.__setattr__(self, "codes", codes)
+            seen: set[str] = set()
+            for code in codes:
+                if not isinstance(code, str) or not code.strip():
+                    raise SchemaError(f"column '{name}': code ({code!r}) must be non-empty text")
+                if _is_number_text(code):
+                    raise SchemaError(f"column '{name}': code ({code!r}) is a number; numbers belong in the bins")
+                if code in seen:
+                    raise SchemaError(f"column '{name}': code ({code!r}) is listed twice")
+                seen.add(code)
         if self.integer:
             edges = self.edges()
             for i in range(len(edges) - 1):
@@ -236,6 +282,7 @@ class Column:
             labels = [
                 f"[{shown[i]}, {shown[i + 1]}{']' if i == len(edges) - 2 else ')'}" for i in range(len(edges) - 1)
             ]
+            labels += list(self.codes or ())
         if self.nullable:
             labels.append("<missing>")
         return labels
@@ -264,6 +311,13 @@ class Column:
             out["granularity"] = self.granularity
         if self.description:
             out["description"] = self.description
+        # New fields are written only when used, so older schemas keep their JSON and fingerprint.
+        if self.codes is not None:
+            out["codes"] = list(self.codes)
+        if self.code_list is not None:
+            out["code_list"] = self.code_list.to_json_value()
+        if self.read_from_data:
+            out["read_from_data"] = list(self.read_from_data)
         return out
 
     @classmethod
@@ -278,7 +332,7 @@ class Column:
         if "name" not in data or "kind" not in data:
             raise SchemaError(f"column '{name}': fields 'name' and 'kind' are required")
         kwargs = dict(data)
-        for seq in ("categories", "cuts"):
+        for seq in ("categories", "cuts", "codes", "read_from_data"):
             if kwargs.get(seq) is not None:
                 if not isinstance(kwargs[seq], list):
                     raise SchemaError(f"column '{name}': {seq} ({kwargs[seq]!r}) must be a list")
@@ -330,6 +384,63 @@ def check_visible_text(value: str, what: str, max_chars: int) -> None:
 
 
 @dataclass(frozen=True)
+class Review:
+    """The record of a data owner's review of a drafted schema (``synthgen schema review``).
+
+    ``confirmed`` names, per column, the values read off the data that the reviewer confirmed as
+    public knowledge (they stay in the schema, knowingly); ``replaced`` names the data-read values
+    the reviewer replaced with public ones. ``fingerprint`` is the schema's content fingerprint at
+    review time: editing the schema afterwards voids the review, so confirming data-read values
+    cannot be done by editing one JSON field.
+
+    Privacy: a reviewed schema is public (it ships in release manifests), so the record holds no
+    value of the draft (no draft categories, counts, bounds or draft fingerprint, all of which
+    depend on the private table); the owner-only details go to the owner's review log.
+    """
+
+    reviewer: str
+    reviewed_at: str
+    fingerprint: str
+    confirmed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    replaced: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("reviewer", "reviewed_at", "fingerprint"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise SchemaError(f"review.{name} ({value!r}) must be non-empty text")
+        for name in ("confirmed", "replaced"):
+            value = getattr(self, name)
+            if not isinstance(value, dict) or any(
+                not isinstance(v, (list, tuple)) or any(p not in READABLE_PROPERTIES for p in v) for v in value.values()
+            ):
+                raise SchemaError(f"review.{name} must map column names to lists among {', '.join(READABLE_PROPERTIES)}")
+            object.__setattr__(self, name, {str(k): tuple(v) for k, v in value.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reviewer": self.reviewer,
+            "reviewed_at": self.reviewed_at,
+            "fingerprint": self.fingerprint,
+            "confirmed": {k: list(v) for k, v in self.confirmed.items()},
+            "replaced": {k: list(v) for k, v in self.replaced.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Review":
+        if not isinstance(data, dict):
+            raise SchemaError("schema.review must be an object")
+        allowed = {"reviewer", "reviewed_at", "fingerprint", "confirmed", "replaced"}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise SchemaError(f"review: unknown field(s) {', '.join(unknown)}")
+        missing = sorted({"reviewer", "reviewed_at", "fingerprint"} - set(data))
+        if missing:
+            raise SchemaError(f"review: field(s) {', '.join(missing)} required")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Schema:
     """The public description of a table: its columns, privacy unit and provenance."""
 
@@ -338,6 +449,7 @@ class Schema:
     privacy_unit: PrivacyUnit = field(default_factory=PrivacyUnit)
     derived_from_private_data: bool = False
     notes: str = ""
+    review: Review | None = None
 
     def __post_init__(self) -> None:
         cols = tuple(self.columns)
@@ -385,6 +497,41 @@ class Schema:
         self.column(column.name)
         return replace(self, columns=tuple(column if c.name == column.name else c for c in self.columns))
 
+    def content_fingerprint(self) -> str:
+        """Fingerprint of everything but the review record: what a review vouches for."""
+        return replace(self, review=None).fingerprint()
+
+    def unconfirmed_data_reads(self) -> dict[str, tuple[str, ...]]:
+        """Per column, the values read off the private table that no valid review confirmed.
+
+        A review is valid only while the schema is unchanged since it was recorded. Old schemas
+        without ``read_from_data`` have nothing to confirm.
+        """
+        review = self.review
+        valid = review is not None and review.fingerprint == self.content_fingerprint()
+        out: dict[str, tuple[str, ...]] = {}
+        for col in self.columns:
+            confirmed = set(review.confirmed.get(col.name, ())) if valid else set()
+            left = tuple(p for p in col.read_from_data if p not in confirmed)
+            if left:
+                out[col.name] = left
+        return out
+
+    def require_reviewed(self) -> None:
+        """Refuse a schema that still carries data-read values nobody confirmed (before a DP fit)."""
+        if self.derived_from_private_data:
+            raise SchemaError(
+                "schema is flagged derived_from_private_data: review it with 'synthgen schema review' "
+                "(public categories, bounds and cuts) before a DP fit"
+            )
+        pending = self.unconfirmed_data_reads()
+        if pending:
+            shown = "; ".join(f"{c} ({', '.join(p)})" for c, p in pending.items())
+            raise SchemaError(
+                f"schema has values read off the private table that no recorded review confirmed: {shown}. "
+                "Replace them with public values or confirm them with 'synthgen schema review'"
+            )
+
     def domain_size(self) -> float:
         """Number of cells in the full contingency table (a float: it can be astronomically large)."""
         return math.prod(float(c.cardinality) for c in self.synthesized_columns)
@@ -398,6 +545,7 @@ class Schema:
             "privacy_unit": self.privacy_unit.to_dict(),
             "notes": self.notes,
             "columns": [c.to_dict() for c in self.columns],
+            **({"review": self.review.to_dict()} if self.review is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -417,7 +565,7 @@ class Schema:
         version = data.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise SchemaError(f"schema_version ({version!r}) must be {SCHEMA_VERSION}")
-        unknown = sorted(set(data) - {"schema_version", "name", "derived_from_private_data", "privacy_unit", "notes", "columns"})
+        unknown = sorted(set(data) - {"schema_version", "name", "derived_from_private_data", "privacy_unit", "notes", "columns", "review"})
         if unknown:
             raise SchemaError(f"schema: unknown field(s) {', '.join(unknown)}")
         columns = data.get("columns")
@@ -438,6 +586,7 @@ class Schema:
             privacy_unit=PrivacyUnit(**unit),
             derived_from_private_data=derived,
             notes=str(data.get("notes", "")),
+            review=Review.from_dict(data["review"]) if data.get("review") is not None else None,
         )
 
     @classmethod
@@ -539,6 +688,14 @@ def quantile_cuts(values: Iterable[float], bins: int, integer: bool, lower: floa
         if lower < cut < upper and (not cuts or cut > cuts[-1]):
             cuts.append(cut)
     return [int(c) if integer else c for c in cuts]
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_identifier_name(name: str) -> bool:

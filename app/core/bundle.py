@@ -66,6 +66,7 @@ def build_manifest(release, *, dataset_name: str, requester: str, approver: str 
         "schema": schema,
         "schema_fingerprint": info.get("schema_fingerprint"),
         "synthesizer": {"name": release.synthesizer, "dp": release.dp, "config": json.loads(release.config_json),
+                        "engine": info.get("engine", "memory"),  # where the private rows were counted
                         "model": {k: v for k, v in info.items() if k not in ("versions", "schema_fingerprint")}},
         "privacy": charged_privacy(release.dp, release.epsilon, release.delta, release.rho),
         "rows_requested": release.rows,

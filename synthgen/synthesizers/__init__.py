@@ -28,7 +28,7 @@ from synthgen.synthesizers.config import (
 
 __all__ = [
     "AIM", "MST", "CTGANBaseline", "GaussianCopulaBaseline", "SynthesizerConfig", "SYNTHESIZERS",
-    "FittedModel", "fit", "config_by_name", "config_from_dict", "check_fit_inputs",
+    "FittedModel", "fit", "fit_file", "config_by_name", "config_from_dict", "check_fit_inputs",
 ]
 
 #: A synthesizer model above this many cells would not fit in memory on a 2-core/24 GB machine.
@@ -83,11 +83,47 @@ def fit(
         from synthgen.synthesizers.marginal import fit_marginal
 
         sampler, estimated_rows, details = fit_marginal(frame, schema, config, budget, progress=progress)
-        spent = {"rho": details["rho_consumed"], "rho_requested": budget.rho}
-        info = build_info(schema=schema, config=config, budget=spent, default_rows=estimated_rows, details=details)
-        if progress:
-            progress(1.0, "done")
-        return FittedModel(schema=schema, config=config, info=info, sampler=sampler)
+        return _marginal_model(schema, config, budget, sampler, estimated_rows, details, progress)
     from synthgen.synthesizers.baselines import fit_baseline
 
     return fit_baseline(frame, schema, config, progress=progress, rng=rng)
+
+
+def _marginal_model(schema, config, budget, sampler, estimated_rows, details, progress) -> FittedModel:
+    spent = {"rho": details["rho_consumed"], "rho_requested": budget.rho}
+    info = build_info(schema=schema, config=config, budget=spent, default_rows=estimated_rows, details=details)
+    info["engine"] = details.get("engine", "memory")
+    if progress:
+        progress(1.0, "done")
+    return FittedModel(schema=schema, config=config, info=info, sampler=sampler)
+
+
+def fit_file(
+    path,
+    schema: Schema,
+    config: SynthesizerConfig,
+    budget: PrivacyBudget | None,
+    *,
+    engine: str = "polars",
+    progress: Callable[[float, str], None] | None = None,
+    spark=None,
+) -> FittedModel:
+    """Fit a DP synthesizer on a CSV or Parquet file without loading it into pandas.
+
+    ``engine`` is ``polars`` (out of core on this machine) or ``spark`` (MST, counting on the
+    given or default Spark session); ``memory`` reads the file and calls :func:`fit`. The engine
+    is recorded in ``model.info["engine"]``. Noise and accounting are OpenDP's in every case.
+    """
+    from synthgen.engines import check_engine, fit_polars, fit_spark
+
+    check_fit_inputs(schema, config, budget)
+    check_engine(engine, config)
+    if engine == "memory":
+        from synthgen.io import read_table
+
+        return fit(read_table(path), schema, config, budget, progress=progress)
+    if engine == "polars":
+        sampler, rows, details = fit_polars(path, schema, config, budget, progress=progress)
+    else:
+        sampler, rows, details = fit_spark(path, schema, config, budget, spark=spark, progress=progress)
+    return _marginal_model(schema, config, budget, sampler, rows, details, progress)

@@ -103,6 +103,10 @@ class SafeMST(_OpenDPMST):
     column is keyed, so that OpenDP's slower one-way step is skipped)."""
 
     oneway_share: float = 0.5
+    #: optional external counting engine (synthgen.engines): given the cliques, their exact
+    #: counts. It replaces only the *function* of OpenDP's marginal transformation; the stability
+    #: map, the noise and the composition stay OpenDP's, so the accounting is unchanged.
+    counter: Any = None
 
     def make_marginals(self, input_domain, input_metric, output_measure, d_in, d_out, *, marginals, model):
         from mbi import MarkovRandomField
@@ -119,6 +123,16 @@ class SafeMST(_OpenDPMST):
         edges = list(itertools.combinations(columns, 2))
         lp_metric = get_associated_metric(output_measure)
         t_marginals = make_stable_marginals(input_domain, input_metric, lp_metric, oneway + edges)
+        if self.counter is not None:
+            from opendp.extras.mbi._utilities import get_cardinalities
+
+            # OpenDP's key sets carry one extra key for null (never used by our codes), so the
+            # table shapes are taken from OpenDP's domain, not from the schema
+            cliques, count, sizes = oneway + edges, self.counter, dict(get_cardinalities(input_domain))
+            t_marginals = _make_transformation(
+                *t_marginals.input_space, *t_marginals.output_space,
+                function=lambda _placeholder: count(cliques, sizes), stability_map=t_marginals.map,
+            )
         d_marginals = t_marginals.map(d_in)
         space = t_marginals.output_space
 

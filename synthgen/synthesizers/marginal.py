@@ -187,21 +187,38 @@ def fit_marginal(
     *,
     progress: Progress | None = None,
 ) -> tuple[CompiledSampler, float, dict[str, Any]]:
-    """Fit AIM or MST; return the compiled sampler, the DP row estimate and accounting details.
+    """Fit AIM or MST on an in-memory table; return the compiled sampler, the DP row estimate and
+    accounting details.
 
     Called by :func:`synthgen.synthesizers.fit` only, after ``check_fit_inputs`` checked the
     budget (a positive PrivacyBudget) and the schema before the private table was read."""
     import polars as pl
 
-    report = progress or (lambda fraction, message: None)
-    columns = schema.synthesized_columns
-    cardinalities = {c.name: c.cardinality for c in columns}
-
-    report(0.02, "encoding the table with the public schema")
+    (progress or (lambda f, m: None))(0.02, "encoding the table with the public schema")
     bounded = bound_contributions(frame, schema)
     encoded = encode(bounded, schema)
     # Only these integer columns reach OpenDP; identifiers are not among them.
     data = pl.LazyFrame({name: pl.Series(name, codes, dtype=pl.Int64) for name, codes in encoded.codes.items()})
+    return fit_marginal_encoded(data, schema, config, budget, progress=progress, engine="memory")
+
+
+def fit_marginal_encoded(
+    data,
+    schema: Schema,
+    config: MST | AIM,
+    budget: PrivacyBudget,
+    *,
+    progress: Progress | None = None,
+    engine: str,
+    counter: Callable[[list[tuple[str, ...]], dict[str, int]], dict[tuple[str, ...], np.ndarray]] | None = None,
+) -> tuple[CompiledSampler, float, dict[str, Any]]:
+    """Fit on already encoded codes: a Polars LazyFrame of the synthesized columns' integer codes
+    (in memory or scanned from a file). With ``counter``, exact marginals are counted by another
+    engine (Spark) and only the noisy ones are kept: see synthgen.engines. Reached through
+    ``fit`` or ``fit_file``, both of which run ``check_fit_inputs`` first."""
+    report = progress or (lambda fraction, message: None)
+    columns = schema.synthesized_columns
+    cardinalities = {c.name: c.cardinality for c in columns}
     keys = {c.name: list(range(c.cardinality)) for c in columns}
     contributions = schema.privacy_unit.max_rows
 
@@ -220,10 +237,17 @@ def fit_marginal(
     estimator = _make_estimator(
         config.estimation_iters, on_fit, numpy_projection=isinstance(config, AIM), on_iteration=on_iteration
     )
-    report(0.05, f"measuring with OpenDP ({config.name.upper()}, rho={budget.rho:.6g})")
+    report(0.05, f"measuring with OpenDP ({config.name.upper()}, rho={budget.rho:.6g}, engine {engine})")
     started = time.monotonic()
+    algorithm = _algorithm(config, estimator, len(columns))
+    if counter is not None:
+        if not isinstance(config, MST):
+            raise InternalError("an external counting engine is only wired into MST")
+        from dataclasses import replace as _replace
+
+        algorithm = _replace(algorithm, counter=counter)
     try:
-        table, context = _release(data, keys, contributions, budget.rho, _algorithm(config, estimator, len(columns)))
+        table, context = _release(data, keys, contributions, budget.rho, algorithm)
     except Exception as exc:  # noqa: BLE001 - OpenDP raises many types; all mean "budget committed, no model"
         raise FitFailedError(
             f"{config.name.upper()} failed inside OpenDP after the privacy budget was committed "
@@ -248,5 +272,6 @@ def fit_marginal(
         "rho_consumed": consumed,
         "measured_cliques": [list(c) for c in table.marginals.cliques()],
         "fit_seconds": round(time.monotonic() - started, 3),
+        "engine": engine,
     }
     return sampler, estimated_rows, details

@@ -133,6 +133,7 @@ def test_real_mst_fit_and_evaluation(tmp_path):
         assert report["privacy"]["rho"] == consumed <= rel.rho
         assert report["privacy"]["epsilon"] <= 1.0 and report["privacy"]["mechanism"] == "mst"
         assert manifest["library_versions"]
+        assert manifest["synthesizer"]["engine"] == "memory"  # where the private rows were counted
         csv = p.download(team.ml, rel.id, "csv")
         assert csv.sha256 == manifest["files"]["synthetic.csv"]["sha256"]
         assert set(csv.data.splitlines()[0].decode().split(",")) == {"Survived", "Pclass", "Sex", "Embarked", "SibSp"}

@@ -8,6 +8,7 @@ the many kills cheap while every child opens its own engine and connections.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 
@@ -38,8 +39,10 @@ def work(p: Platform, admin, owner, officer) -> None:
     p.engine.dispose(close=False)  # after fork: never reuse the parent's connections
     data, schema = small_titanic()
     pipeline = tiny_pipeline()
-    while True:
-        ds = p.upload_dataset(owner, "t.csv", data, name="t", budget_epsilon=2.0, delta=1e-6, schema_json=schema)
+    for round_number in itertools.count():
+        # dataset names are unique on the platform: one per child and round
+        ds = p.upload_dataset(owner, "t.csv", data, name=f"t-{os.getpid()}-{round_number}", budget_epsilon=2.0,
+                              delta=1e-6, schema_json=schema)
         p.add_member(admin, ds.id, officer.user_id)
         for _ in range(2):
             rel = p.request_release(owner, ds.id, synthesizer="mst", epsilon=0.5)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from synthgen.errors import InvalidInputError, SynthgenError
+from synthgen.synthesizers.config import SYNTHESIZERS
 
 EXIT_BAD_INPUT = 2
 EXIT_FORBIDDEN = 3
@@ -127,6 +128,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not str(args.output).endswith(".zip") and config.dp:
         raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
     check_fit_inputs(schema, config, budget)  # before the private table is read
+    if not config.dp:
+        # refused before the private table is read: fitting it only to throw the model away
+        # would spend the owner's time and touch the data for nothing
+        raise InvalidInputError(f"{config.name} is a non-DP baseline and cannot be saved without pickle; use it from Python")
     frame = read_table(args.data)
     from synthgen.encoding import check_columns_present, encode
 
@@ -138,8 +143,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model = fit(frame, schema, config, budget, progress=update)
     finally:
         close()
-    if not config.dp:
-        raise InvalidInputError(f"{config.name} is a non-DP baseline and cannot be saved without pickle; use it from Python")
     model.save(args.output)
     spent = model.info["budget"]["rho"]
     shown = f"epsilon {budget.epsilon(args.delta):.4g} at delta {args.delta:g}, " if args.epsilon is not None else ""
@@ -202,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit a synthesizer and save the model")
     fit.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
     fit.add_argument("--schema", required=True, help="reviewed schema JSON")
-    fit.add_argument("--synthesizer", choices=["mst", "aim", "gaussian_copula", "ctgan"], default="mst")
+    fit.add_argument("--synthesizer", choices=list(SYNTHESIZERS), default="mst")
     fit.add_argument("--epsilon", type=_float_arg("epsilon"), help="privacy loss epsilon (with --delta)")
     fit.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
     fit.add_argument("--rho", type=_float_arg("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")

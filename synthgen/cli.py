@@ -71,12 +71,18 @@ def cmd_schema_discover(args: argparse.Namespace) -> int:
     from synthgen.discovery import discover_schema, parse_numeric_spec
     from synthgen.io import read_table
 
+    from synthgen.schema import PrivacyUnit
+
     numeric = dict(parse_numeric_spec(text) for text in args.numeric or [])
     budget = PrivacyBudget.from_epsilon(args.epsilon, args.delta)
+    unit = PrivacyUnit(args.person, args.max_rows) if args.person else PrivacyUnit(max_rows=args.max_rows)
+    identifiers = list(args.identifier or [])
+    if args.person and args.person not in identifiers:
+        identifiers.append(args.person)  # the person column is an identifier: never measured
     frame = read_table(args.data)
     schema, accounting = discover_schema(
-        frame, numeric=numeric, identifiers=list(args.identifier or []), budget=budget,
-        delta=args.delta, bins=args.bins, name=args.name or Path(args.data).stem,
+        frame, numeric=numeric, identifiers=identifiers, budget=budget,
+        delta=args.delta, bins=args.bins, name=args.name or Path(args.data).stem, privacy_unit=unit,
     )
     schema.save(args.output)
     print(
@@ -194,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--numeric", action="append", metavar="NAME=LO:HI[:float]", help="numeric column with its public bounds")
     discover.add_argument("--identifier", action="append", metavar="NAME", help="identifier column (never measured)")
     discover.add_argument("--bins", type=int, default=8, help="quantile bins per numeric column (default 8)")
+    discover.add_argument("--person", metavar="NAME", help="person column: the privacy unit is one person, not one row")
+    discover.add_argument("--max-rows", type=int, default=1, help="rows kept per person (with --person; default 1)")
     discover.add_argument("--name", help="table name (default: file name)")
     discover.add_argument("-o", "--output", required=True, help="schema JSON to write")
     discover.set_defaults(handler=cmd_schema_discover)

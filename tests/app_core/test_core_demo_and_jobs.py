@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -116,12 +117,15 @@ def test_real_mst_fit_and_evaluation(tmp_path):
         assert rel.state == "evaluated" and rel.verdict in ("pass", "fail", "inconclusive")
         report = p.get_risk_report(team.officer, rel.id)
         assert report["overall_verdict"] == rel.verdict
+        assert "timings" not in report  # durations grow with the table: logs only, never an artefact
         assert "<html" in p.get_release_card(team.officer, rel.id, "full").lower()
         p.approve(team.officer, rel.id, "reviewed", override=rel.verdict != "pass")
         manifest = p.manifest(team.ml, rel.id)
         assert set(manifest["files"]) == {"synthetic.csv", "synthetic.parquet", "release_card.html"}
         assert manifest["privacy"]["epsilon"] == 1.0 and manifest["approval"]["approver"] == "officer"
         assert manifest["library_versions"]
+        assert not re.search(r'"[a-z_]*(seconds|duration|elapsed|timings)"', json.dumps(manifest))
+        assert "fitted_on" in manifest["synthesizer"]["model"]
         csv = p.download(team.ml, rel.id, "csv")
         assert csv.sha256 == manifest["files"]["synthetic.csv"]["sha256"]
         assert set(csv.data.splitlines()[0].decode().split(",")) == {"Survived", "Pclass", "Sex", "Embarked", "SibSp"}

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock | $(PY)
 install: $(STAMP)
 
 run: install
-	$(PY) -m synthgen.demo $(ARGS)
+	$(PY) -m app.demo $(ARGS)
 
 test: install
 	$(PY) -m pytest

@@ -1,7 +1,13 @@
-"""The ``synthgen`` command line.
+"""The library's commands of the ``synthgen`` command line: ``schema draft|discover|check``,
+``fit`` and ``sample``, which need no platform.
 
-Errors are one line on stderr. Exit codes: 0 success, 2 bad input (including an exhausted
-budget), 3 not authorised, 1 an unexpected internal error.
+The ``synthgen`` console script itself is :mod:`app.cli` (it adds the evaluation and the
+platform's commands); ``python -m synthgen.cli`` runs these commands alone. Each package adds
+its commands the same way, with a ``register(subparsers)`` function; :func:`command_group` lets
+several modules add commands to one group.
+
+Errors are one line on stderr; the exit code of each kind of error comes from
+:data:`synthgen.errors.ERROR_KINDS` (0 success, 2 bad input, 3 not authorised, 1 internal).
 """
 
 from __future__ import annotations
@@ -12,18 +18,31 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from synthgen.errors import InvalidInputError, SynthgenError
-from synthgen.synthesizers.config import SYNTHESIZERS
+from synthgen.errors import ERROR_KINDS, ErrorKind, InvalidInputError, SynthgenError, rule_for
+from synthgen.synthesizers import registry
 
-EXIT_BAD_INPUT = 2
-EXIT_FORBIDDEN = 3
+EXIT_BAD_INPUT = ERROR_KINDS[ErrorKind.BAD_INPUT].exit_code
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse that reports usage errors with exit code 2 and one line."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def command_group(subparsers: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+    """The sub-command parser of the group ``synthgen NAME ...``, created on first use, so that
+    several modules can add commands to one group (``schema draft`` here, another module's
+    ``schema review``) without editing each other."""
+    parser = subparsers.choices.get(name)
+    if parser is None:
+        parser = subparsers.add_parser(name, help=help)
+    group = getattr(parser, "command_group", None)
+    if group is None:
+        group = parser.add_subparsers(dest=f"{name}_command", required=True, parser_class=Parser)
+        parser.command_group = group
+    return group
 
 
 def _progress_bar(description: str) -> tuple[Callable[[float, str], None], Callable[[], None]]:
@@ -174,19 +193,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
-    from app.core.worker import main as worker_main
-
-    return int(worker_main(args.worker_args) or 0)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="synthgen", description="Differentially-private synthetic data: draft schemas, fit, sample, evaluate.")
+def new_parser(description: str) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """The ``synthgen`` parser with its global options, and its (empty) sub-command parser."""
+    parser = Parser(prog="synthgen", description=description)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    return parser, parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    schema = sub.add_parser("schema", help="draft or check a schema")
-    schema_sub = schema.add_subparsers(dest="schema_command", required=True, parser_class=_Parser)
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the library's commands (schema, fit, sample) to ``synthgen``'s sub-command parser."""
+    schema_sub = command_group(sub, "schema", "draft or check a schema")
     draft = schema_sub.add_parser("draft", help="draft a schema from the private table (owner-only; review before use)")
     draft.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
     draft.add_argument("-o", "--output", required=True, help="schema JSON to write")
@@ -213,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit a synthesizer and save the model")
     fit.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
     fit.add_argument("--schema", required=True, help="reviewed schema JSON")
-    fit.add_argument("--synthesizer", choices=list(SYNTHESIZERS), default="mst")
+    fit.add_argument("--synthesizer", choices=[f.name for f in registry.all_facts()], default="mst",
+                     help="; ".join(f"{f.name}: {f.label}" for f in registry.all_facts()))
     fit.add_argument("--epsilon", type=_float_arg("epsilon"), help="privacy loss epsilon (with --delta)")
     fit.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
     fit.add_argument("--rho", type=_float_arg("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")
@@ -228,41 +245,31 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-o", "--output", required=True, help="output .csv or .parquet")
     sample.set_defaults(handler=cmd_sample)
 
-    worker = sub.add_parser("worker", help="run the platform's job worker")
-    worker.add_argument("worker_args", nargs=argparse.REMAINDER)
-    worker.set_defaults(handler=cmd_worker)
 
-    for register in _extensions():
-        register(sub)
+def build_parser() -> argparse.ArgumentParser:
+    """The library's commands alone (``python -m synthgen.cli``)."""
+    parser, sub = new_parser("Differentially-private synthetic data: draft schemas, fit, sample.")
+    register(sub)
     return parser
 
 
-def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Subcommands contributed by the other packages (evaluation, app), when installed."""
-    registers = []
-    for module_name in ("evaluation.cli", "app.cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ImportError:
-            continue
-        if hasattr(module, "register"):
-            registers.append(module.register)
-    return registers
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command: errors are one line on stderr, the exit code
+    is their kind's (:data:`synthgen.errors.ERROR_KINDS`)."""
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.handler(args) or 0)
     except SynthgenError as exc:
-        code = EXIT_FORBIDDEN if exc.__class__.__name__ in ("PermissionDeniedError", "SelfApprovalError", "AuthenticationError") else EXIT_BAD_INPUT
         print(f"error: {exc}", file=sys.stderr)
-        return code
+        return rule_for(exc).exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,9 @@ class FittedModel:
     config: "SynthesizerConfig"
     info: dict[str, Any]
     sampler: CompiledSampler | None = None
-    baseline: Any = field(default=None, repr=False)  # in-memory SDV object for non-DP baselines
+    #: non-DP baselines: ``baseline(rows, rng)`` samples the in-memory SDV model (set by
+    #: ``synthgen.synthesizers.baselines``, which imports this module, not the other way round)
+    baseline: Callable[[int, np.random.Generator], pd.DataFrame] | None = field(default=None, repr=False)
     #: Exact facts about the private table for its data owner and reviewing privacy officers only
     #: (how many rows the person-level bound set aside). Never in ``info``, never saved, never
     #: shown to an ML team: they are not paid from the budget.
@@ -86,9 +88,7 @@ class FittedModel:
             codes = self.sampler.sample_codes(n, rng)
             return decode(codes, self.schema, rng)
         if self.baseline is not None:
-            from synthgen.synthesizers.baselines import sample_baseline
-
-            return sample_baseline(self, n, rng)
+            return self.baseline(n, rng)
         raise ModelFileError(
             "this model has no sampler: non-DP baselines are not saved to disk (SDV models would need pickle)"
         )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from synthgen.errors import SynthgenError
+from synthgen.errors import NotAuthorisedError, SynthgenError
 
 __all__ = [
     "ROLES",
@@ -73,7 +73,7 @@ _SCOPE_PHRASE = {
 }
 
 
-class PermissionDeniedError(SynthgenError):
+class PermissionDeniedError(NotAuthorisedError):
     """The user's role does not allow the action (or the request was malformed)."""
 
 

@@ -12,6 +12,10 @@ in between leaves complete but unreferenced files (removed by ``Platform.sweep_o
 running job whose worker is dead, which :func:`recover_stale` marks failed (retryable: the
 release goes to ``failed``; ``Platform.retry_release`` requeues it).
 
+The queue works on the public :class:`~app.core.services.runtime.Runtime`: its transactions
+(:meth:`Runtime.transaction`), its audit trail (:meth:`Runtime.append_audit`, one entry per
+transaction, actor ``worker``) and its vault (encrypted tables and artifacts).
+
 The computation itself is a *pipeline* callable ``(JobInput) -> JobOutput``; the default one
 fits the synthesizer, samples and evaluates. Tests inject tiny deterministic pipelines.
 """
@@ -26,7 +30,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Callable
 
 import pandas as pd
@@ -34,7 +38,9 @@ from sqlalchemy import select, update
 
 from app.core import bundle, crypto, ledger
 from app.core import releases as rel_sm
-from app.core.store import Dataset, Job, Release, lock_for_update, transaction, utcnow
+from app.core.services.platform import Platform
+from app.core.services.runtime import WORKER_ACTOR, Runtime
+from app.core.store import Dataset, Job, Release, lock_for_update
 from synthgen.budget import PrivacyBudget
 from synthgen.errors import InvalidInputError, SynthgenError
 from synthgen.io import table_to_bytes
@@ -77,33 +83,14 @@ class JobOutput:
 Pipeline = Callable[[JobInput], JobOutput]
 
 
+def runtime_of(platform: Platform | Runtime) -> Runtime:
+    """The runtime of a :class:`~app.core.services.Platform` (or the runtime itself)."""
+    return platform.runtime if isinstance(platform, Platform) else platform
+
+
 # --------------------------------------------------------------------------------------------
-# Synthesizer configuration
+# Synthesizer configuration (checked at request time by synthgen.synthesizers.registry)
 # --------------------------------------------------------------------------------------------
-
-def synthesizer_is_dp(name: str) -> bool:
-    from synthgen.synthesizers import SYNTHESIZERS
-
-    if name not in SYNTHESIZERS:
-        raise InvalidInputError(f"synthesizer ({str(name)[:40]!r}) must be one of {', '.join(SYNTHESIZERS)}")
-    return bool(SYNTHESIZERS[name].dp)
-
-
-def check_synthesizer_config(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Validate synthesizer options now (so a typo fails the request, not the job); returns
-    the full configuration (``config.to_dict()``)."""
-    from synthgen.synthesizers import config_by_name
-
-    try:
-        json.dumps(options)
-    except (TypeError, ValueError):
-        raise InvalidInputError("config must be JSON-serializable synthesizer options") from None
-    options = {k: v for k, v in options.items() if k not in ("synthesizer", "dp")}
-    try:
-        return config_by_name(name, **options).to_dict()
-    except TypeError as exc:
-        raise InvalidInputError(f"config for {name}: {exc}") from None
-
 
 def _build_config(name: str, options: dict[str, Any]):
     from synthgen.synthesizers import config_from_dict
@@ -188,16 +175,17 @@ class Claimed:
     attempt: int
 
 
-def claim_next(platform) -> Claimed | None:
+def claim_next(platform: Platform | Runtime) -> Claimed | None:
     """Take the oldest queued job; start its release and spend its budget, in one transaction."""
-    with transaction(platform._factory) as s:
+    rt = runtime_of(platform)
+    with rt.transaction() as s:
         q = select(Job).where(Job.state == "queued").order_by(Job.id).limit(1)
         if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         job = s.execute(q).scalar_one_or_none()
         if job is None:
             return None
-        now = platform.now()
+        now = rt.now()
         job.attempts += 1
         job.worker_pid = os.getpid()
         job.worker_host = HOST
@@ -214,7 +202,7 @@ def claim_next(platform) -> Claimed | None:
         job.message = "starting"
         rel_sm.start(s, rel)
         spent = ledger.mark_release_spent(s, rel.id)
-        platform._append_audit(s, actor="worker", action="fit", outcome="ok", target=f"release:{rel.id}",
+        rt.append_audit(s, actor=WORKER_ACTOR, action="fit", outcome="ok", target=f"release:{rel.id}",
                                details={"release_id": rel.id, "dataset_id": rel.dataset_id, "job_id": job.id,
                                         "attempt": job.attempts, "synthesizer": rel.synthesizer,
                                         "rho_spent": sum(e.rho for e in spent)})
@@ -222,9 +210,9 @@ def claim_next(platform) -> Claimed | None:
 
 
 class _Heartbeat(threading.Thread):
-    def __init__(self, platform, job_id: int, interval: float):
+    def __init__(self, rt: Runtime, job_id: int, interval: float):
         super().__init__(daemon=True, name=f"heartbeat-{job_id}")
-        self.platform, self.job_id, self.interval = platform, job_id, interval
+        self.rt, self.job_id, self.interval = rt, job_id, interval
         self.stop_event = threading.Event()
         self.progress: tuple[float, str] | None = None
         self.lock = threading.Lock()
@@ -236,10 +224,10 @@ class _Heartbeat(threading.Thread):
     def beat(self) -> None:
         with self.lock:
             progress, self.progress = self.progress, None
-        values: dict[str, Any] = {"heartbeat_at": self.platform.now()}
+        values: dict[str, Any] = {"heartbeat_at": self.rt.now()}
         if progress is not None:
             values.update(progress=progress[0], message=progress[1])
-        with transaction(self.platform._factory) as s:
+        with self.rt.transaction() as s:
             s.execute(update(Job).where(Job.id == self.job_id, Job.state == "running").values(**values))
 
     def run(self) -> None:
@@ -250,41 +238,42 @@ class _Heartbeat(threading.Thread):
                 pass
 
 
-def _fail(platform, claimed: Claimed, error: str, outcome_details: dict[str, Any]) -> None:
-    with transaction(platform._factory) as s:
+def _fail(rt: Runtime, claimed: Claimed, error: str, outcome_details: dict[str, Any]) -> None:
+    with rt.transaction() as s:
         job = s.get(Job, claimed.job_id)
         rel = s.get(Release, claimed.release_id)
         if job.state == "running":
             job.state = "failed"
             job.error = error
-            job.finished_at = platform.now()
+            job.finished_at = rt.now()
         if rel.state in ("draft", "running"):
             rel_sm.fail(s, rel, error)
-        platform._append_audit(s, actor="worker", action="fit", outcome="failed", target=f"release:{rel.id}",
+        rt.append_audit(s, actor=WORKER_ACTOR, action="fit", outcome="failed", target=f"release:{rel.id}",
                                details={"release_id": rel.id, "dataset_id": rel.dataset_id, "job_id": job.id,
                                         **outcome_details})
 
 
-def run_claimed(platform, claimed: Claimed, pipeline: Pipeline | None = None) -> str:
+def run_claimed(platform: Platform | Runtime, claimed: Claimed, pipeline: Pipeline | None = None) -> str:
     """Run a claimed job to the end; returns the job's final state."""
+    rt = runtime_of(platform)
     pipeline = pipeline or default_pipeline
-    hb = _Heartbeat(platform, claimed.job_id, platform.settings.heartbeat_interval)
+    hb = _Heartbeat(rt, claimed.job_id, rt.settings.heartbeat_interval)
     hb.start()
     try:
-        with transaction(platform._factory) as s:
+        with rt.transaction() as s:
             rel = s.get(Release, claimed.release_id)
             ds = s.get(Dataset, rel.dataset_id)
             if ds.deleted_at is not None:
                 raise SynthgenError("the dataset was deleted")
-            train, control = platform.load_tables(ds)
+            train, control = rt.vault.load_tables(ds)
             inp = JobInput(
                 release_id=rel.id, dataset_id=ds.id, synthesizer=rel.synthesizer,
                 config=json.loads(rel.config_json), dp=rel.dp,
                 budget=PrivacyBudget(rel.rho) if rel.dp else None, delta=rel.delta, rows=rel.rows,
                 target=rel.target, policy=json.loads(rel.policy_json), schema_json=rel.schema_json,
                 train=train, control=control, progress=hb.set_progress,
-                n_attacks=platform.settings.eval_n_attacks)
-            data_key = platform.data_key(ds)
+                n_attacks=rt.settings.eval_n_attacks)
+            data_key = rt.vault.data_key(ds)
             ds_id = ds.id
         out = pipeline(inp)
         del inp, train, control
@@ -299,18 +288,18 @@ def run_claimed(platform, claimed: Claimed, pipeline: Pipeline | None = None) ->
         }
         attempt_dir = f"releases/{claimed.release_id}/{claimed.attempt}-{secrets.token_hex(4)}"
         artifacts: dict[str, dict[str, Any]] = {}
-        with transaction(platform._factory) as s:
+        with rt.transaction() as s:
             ds = s.get(Dataset, ds_id)
             for name, data in files.items():
                 purpose = f"artifact.{claimed.release_id}.{name}"
                 path = f"{attempt_dir}/{name}.enc"
-                cipher_sha = platform.write_encrypted(ds, path, purpose, data, data_key=data_key)
+                cipher_sha = rt.vault.write_encrypted(ds, path, purpose, data, data_key=data_key)
                 artifacts[name] = {"path": path, "purpose": purpose, "sha256": crypto_sha256(data),
                                    "cipher_sha256": cipher_sha, "size": len(data),
                                    "public": name in bundle.PUBLIC_FILES}
         report_enc = crypto.encrypt(data_key, json.dumps(out.report, sort_keys=True, default=str).encode("utf-8"),
                                     str(ds_id), f"report.{claimed.release_id}")
-        with transaction(platform._factory) as s:
+        with rt.transaction() as s:
             job = s.execute(lock_for_update(select(Job).where(Job.id == claimed.job_id), s)).scalar_one()
             rel = s.execute(lock_for_update(select(Release).where(Release.id == claimed.release_id), s)).scalar_one()
             if job.state != "running" or rel.state != "running":
@@ -321,9 +310,9 @@ def run_claimed(platform, claimed: Claimed, pipeline: Pipeline | None = None) ->
             job.state = "succeeded"
             job.progress = 1.0
             job.message = "done"
-            job.finished_at = platform.now()
-            job.heartbeat_at = platform.now()
-            platform._append_audit(s, actor="worker", action="evaluate", outcome="ok", target=f"release:{rel.id}",
+            job.finished_at = rt.now()
+            job.heartbeat_at = rt.now()
+            rt.append_audit(s, actor=WORKER_ACTOR, action="evaluate", outcome="ok", target=f"release:{rel.id}",
                                    details={"release_id": rel.id, "dataset_id": rel.dataset_id, "job_id": job.id,
                                             "verdict": out.verdict,
                                             "files": {n: a["sha256"] for n, a in artifacts.items() if a["public"]}})
@@ -332,7 +321,7 @@ def run_claimed(platform, claimed: Claimed, pipeline: Pipeline | None = None) ->
         error = type(exc).__name__
         if isinstance(exc, SynthgenError) and not isinstance(exc, InvalidInputError):
             error = f"{error}: {str(exc)[:200]}"
-        _fail(platform, claimed, error, {"error": type(exc).__name__})
+        _fail(rt, claimed, error, {"error": type(exc).__name__})
         return "failed"
     finally:
         hb.stop_event.set()
@@ -355,15 +344,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def recover_stale(platform, *, stale_after: timedelta | None = None) -> list[int]:
+def recover_stale(platform: Platform | Runtime, *, stale_after: timedelta | None = None) -> list[int]:
     """Mark running jobs whose worker is gone as failed (retryable; budget stays spent).
 
     A worker is gone when its heartbeat is older than ``stale_after`` or, on this host, its
     process no longer exists."""
-    stale_after = stale_after or platform.settings.job_stale_after
-    now = platform.now()
+    rt = runtime_of(platform)
+    stale_after = stale_after or rt.settings.job_stale_after
+    now = rt.now()
     failed: list[int] = []
-    with transaction(platform._factory) as s:
+    with rt.transaction() as s:
         candidates = s.execute(select(Job).where(Job.state == "running")).scalars().all()
         dead = []
         for job in candidates:
@@ -373,7 +363,7 @@ def recover_stale(platform, *, stale_after: timedelta | None = None) -> list[int
             if stale or gone:
                 dead.append(job.id)
     for job_id in dead:
-        with transaction(platform._factory) as s:
+        with rt.transaction() as s:
             job = s.execute(lock_for_update(select(Job).where(Job.id == job_id), s)).scalar_one()
             if job.state != "running":
                 continue
@@ -383,14 +373,14 @@ def recover_stale(platform, *, stale_after: timedelta | None = None) -> list[int
             rel = s.get(Release, job.release_id)
             if rel.state in ("draft", "running"):
                 rel_sm.fail(s, rel, job.error)
-            platform._append_audit(s, actor="worker", action="fit", outcome="failed", target=f"release:{rel.id}",
+            rt.append_audit(s, actor=WORKER_ACTOR, action="fit", outcome="failed", target=f"release:{rel.id}",
                                    details={"release_id": rel.id, "dataset_id": rel.dataset_id, "job_id": job.id,
                                             "error": "WorkerLost"})
             failed.append(job_id)
     return failed
 
 
-def run_one(platform, pipeline: Pipeline | None = None) -> str | None:
+def run_one(platform: Platform | Runtime, pipeline: Pipeline | None = None) -> str | None:
     """Claim and run one job; None when the queue is empty."""
     claimed = claim_next(platform)
     if claimed is None:

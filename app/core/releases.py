@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.core.store import Release, utcnow
-from synthgen.errors import SynthgenError
+from synthgen.errors import ConflictError
 
 STATES = ("draft", "running", "failed", "evaluated", "approved", "rejected", "published", "revoked")
 
@@ -40,7 +40,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 DOWNLOADABLE = ("approved", "published")
 
 
-class IllegalTransitionError(SynthgenError):
+class IllegalTransitionError(ConflictError):
     """A release is not in a state from which the requested transition is allowed."""
 
 

@@ -134,16 +134,19 @@ def fit_baseline(
     )
     if progress:
         progress(1.0, "done")
-    return FittedModel(schema=schema, config=config, info=info, sampler=None, baseline=synth)
+    return FittedModel(schema=schema, config=config, info=info, sampler=None,
+                       baseline=lambda rows, rng: sample_baseline(synth, schema, rows, rng))
 
 
-def sample_baseline(model: FittedModel, rows: int, rng: np.random.Generator) -> pd.DataFrame:
+def sample_baseline(synth: Any, schema: Schema, rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``rows`` rows of the fitted SDV model ``synth`` in the schema's columns (identifier
+    columns get fresh tokens or are left out, as the schema says)."""
     with _seeded(rng):
-        sampled = model.baseline.sample(num_rows=rows)
+        sampled = synth.sample(num_rows=rows)
     if isinstance(sampled, dict):  # SDV 2.0 returns {table name: frame}
         sampled = sampled[TABLE]
     out: dict[str, pd.Series] = {}
-    for col in model.schema.columns:
+    for col in schema.columns:
         if not col.synthesized:
             if col.identifier_output == "token":
                 out[col.name] = fresh_tokens(col.name, rows, rng)

@@ -25,7 +25,7 @@ def synthgen(*args: str, env: dict[str, str], timeout: float = 120) -> subproces
     full = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHGEN_")}
     full.update(env)
     full["PYTHONWARNINGS"] = "ignore"
-    return subprocess.run([PY, "-m", "synthgen.cli", *args], env=full, cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([PY, "-m", "app.cli", *args], env=full, cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
 
 

@@ -95,7 +95,7 @@ def test_only_admins_link_identities_and_links_are_unique_and_validated(platform
 
 
 def test_cli_links_an_identity(platform, settings, monkeypatch, capsys):
-    from synthgen.cli import main
+    from app.cli import main
 
     team = make_team(platform)
     for k, v in settings.to_env().items():

@@ -1,9 +1,9 @@
 """``make run``: the main job on the embedded default.
 
 Starts the platform (SQLite and local files under ``SYNTHGEN_DATA_DIR``): the database, the job
-worker, the HTTP API and the dashboard, with the shipped Adult dataset loaded as a demo. When the
-dashboard launcher is not available, falls back to the command-line pipeline on Adult: fit MST
-at ε = 1, sample, evaluate against a held-out control set and write the release card.
+worker, the HTTP API and the dashboard, with the shipped Adult dataset loaded as a demo. With
+``--pipeline`` runs the command-line pipeline on Adult instead: fit MST at ε = 1, sample,
+evaluate against a held-out control set and write the release card.
 """
 
 from __future__ import annotations
@@ -36,11 +36,9 @@ def pipeline(out_dir: Path, epsilon: float = 1.0, delta: float = 1e-9) -> Path:
     synthetic = model.sample(rng=np.random.default_rng())
     write_table(synthetic, out_dir / "adult-synthetic.csv")
     print(f"wrote {len(synthetic):,} synthetic rows to {out_dir / 'adult-synthetic.csv'}", flush=True)
-    try:
-        from evaluation import evaluate
-        from evaluation.card import render_html
-    except ImportError:
-        return out_dir
+    from evaluation import evaluate
+    from evaluation.card import render_html
+
     report = evaluate(
         train, synthetic, control, schema, rng=np.random.default_rng(0), target="income",
         privacy={"epsilon": epsilon, "delta": delta, "rho": budget.rho},
@@ -55,12 +53,9 @@ def pipeline(out_dir: Path, epsilon: float = 1.0, delta: float = 1e-9) -> Path:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--pipeline" not in argv:
-        try:
-            from app.launcher import main as launch
-        except ImportError:
-            launch = None
-        if launch is not None:
-            return int(launch(argv) or 0)
+        from app.launcher import main as launch
+
+        return int(launch(argv) or 0)
     else:
         argv.remove("--pipeline")
     pipeline(Path(argv[0]) if argv else Path("synthgen-data") / "demo")

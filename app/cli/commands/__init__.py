@@ -1,0 +1,1 @@
+"""One module per command group of ``synthgen``; each defines ``register(subparsers)``."""

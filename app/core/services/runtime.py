@@ -1,0 +1,239 @@
+"""The runtime every service shares: one engine, the keys, the audit trail, the authorization
+matrix, the clock, and the unit of work :meth:`Runtime.op`.
+
+Every checked operation goes through :meth:`Runtime.op`, which
+
+1. re-reads the acting user from the database (so disabling a user or changing a role takes
+   effect on the very next call, whatever the caller cached in its :class:`Actor`),
+2. lets the service authorize the action through the machine-readable matrix
+   (``app/core/authz_matrix.toml``, deny by default; :meth:`Runtime.authorize`); a refusal
+   raises :class:`PermissionDeniedError` and is written to the audit log as a ``denied`` entry,
+3. does the work inside one database transaction, and
+4. appends exactly one hash-chained, HMAC-signed audit entry in that same transaction (or, when
+   the work fails, one ``failed``/``denied`` entry in a transaction of its own).
+
+Work that is not a user's operation (the worker's job transitions, sign-in attempts) opens
+:meth:`Runtime.transaction` and appends its entry with :meth:`Runtime.append_audit` in it: the
+same one-entry-per-transaction rule, with the actor named by the caller.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.core import audit as audit_mod
+from app.core import identity
+from app.core.authz import PermissionDeniedError, authorize, load_matrix, scope_for
+from app.core.config import Settings
+from app.core.services.audit import AuditTrail, set_aside_stale_witness
+from app.core.services.keys import Vault, load_master
+from app.core.services.types import API_TOKEN_ACTIONS, Actor, AuthenticationError, NotFoundError
+from app.core.store import Dataset, Membership, Release, User, make_engine, session_factory, transaction, utcnow
+
+SYSTEM_ACTOR = "system"
+WORKER_ACTOR = "worker"
+
+
+@dataclass
+class Operation:
+    """State of one service call: its session, the re-read user and its audit entry.
+
+    A service sets ``target`` and ``details`` of the entry, ``audit = False`` for plain metadata
+    reads, and registers ``on_rollback`` (remove a half-written file) and ``after_commit``
+    (remove files of a deleted dataset) actions."""
+
+    session: Session
+    user: User | None
+    actor_name: str
+    action: str
+    target: str
+    details: dict[str, Any] = field(default_factory=dict)
+    audit: bool = True
+    on_rollback: list[Callable[[], None]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Runtime:
+    """Build it with :meth:`Runtime.open`. Thread-safe (each call uses its own DB session)."""
+
+    def __init__(self, settings: Settings, engine, master, audit_key: bytes, messages: list[str]):
+        from app.core.uploads import UploadLimits
+
+        self.settings = settings
+        self.engine = engine
+        self.factory = session_factory(engine)
+        self.vault = Vault(settings, master)
+        self.trail = AuditTrail(settings.audit_witness_file, audit_key, clock=lambda: self.now())
+        self.startup_messages = messages
+        self.matrix = load_matrix()
+        self.password_policy = identity.PasswordPolicy()
+        self.session_policy = identity.SessionPolicy(settings.session_idle_timeout, settings.session_absolute_timeout)
+        self.upload_limits = UploadLimits(max_bytes=settings.max_upload_bytes)
+        self.now: Callable[[], datetime] = utcnow  # injectable clock (tests)
+        # the witness outside the database follows committed appends only (see services.audit)
+        event.listen(self.factory, "after_commit", self.trail.write_witness)
+        event.listen(self.factory, "after_soft_rollback", AuditTrail.forget_pending_witness)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> "Runtime":
+        """Open (and by default migrate to head) the database, load or (embedded default only)
+        create the master and audit keys. ``startup_messages`` says where generated keys were
+        written."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = make_engine(settings.database_url)
+        messages: list[str] = []
+        if migrate:
+            from app.core.migrations import current_revision, upgrade
+
+            brand_new = current_revision(engine) is None
+            upgrade(engine)
+            if brand_new:
+                messages.extend(set_aside_stale_witness(settings.audit_witness_file))
+        audit_key, msg = audit_mod.load_or_create_hmac_key(
+            settings.audit_key_env, settings.audit_key_file, settings.data_dir, settings.create_keys)
+        messages.append(msg)
+        master, msg = load_master(settings, engine)
+        messages.append(msg)
+        runtime = cls(settings, engine, master, audit_key, messages)
+        runtime.trail.ensure_head(runtime.factory)
+        return runtime
+
+    def close(self) -> None:
+        """Dispose of the engine."""
+        self.engine.dispose()
+
+    # -- transactions and the audit trail -----------------------------------------------------
+    def transaction(self) -> AbstractContextManager[Session]:
+        """A plain transaction (commit on success, rollback on error), for work that is not a
+        user's operation; whoever appends an audit entry in it names the actor."""
+        return transaction(self.factory)
+
+    def append_audit(self, s: Session, *, actor: str, action: str, outcome: str, target: str,
+                     details: dict[str, Any]) -> audit_mod.AuditEntry:
+        """Append one audit entry in the caller's transaction ``s``."""
+        return self.trail.append(s, actor=actor, action=action, outcome=outcome, target=target, details=details)
+
+    def record(self, *, actor: str, action: str, outcome: str, target: str, details: dict[str, Any]) -> None:
+        """Append one audit entry in its own transaction (used for failures outside an operation)."""
+        with self.transaction() as s:
+            self.append_audit(s, actor=actor, action=action, outcome=outcome, target=target, details=details)
+
+    # -- the unit of work ---------------------------------------------------------------------
+    def _load_user(self, s: Session, actor: Actor) -> User:
+        if not isinstance(actor, Actor):
+            raise AuthenticationError("a signed-in actor is required")
+        user = s.get(User, actor.user_id)
+        if user is None or user.username != actor.username:
+            raise AuthenticationError("the account no longer exists; please sign in again")
+        if user.disabled:
+            raise AuthenticationError(f"account {user.username!r} is disabled")
+        return user
+
+    @contextmanager
+    def op(self, actor: Actor | None, action: str, target: str, *, audit: bool = True) -> Iterator[Operation]:
+        """One checked operation: transaction + re-read user + exactly one audit entry.
+
+        Success: the entry (outcome ok, unless ``op.audit`` is False for plain metadata reads)
+        is appended in the operation's own transaction. A permission denial rolls the work back
+        and appends a ``denied`` entry; any other error rolls back and appends ``failed``."""
+        op: Operation | None = None
+        actor_name = actor.username if isinstance(actor, Actor) else "anonymous"
+        try:
+            with self.transaction() as s:
+                # API tokens are scoped to read-only release access; enforced here, in the one
+                # place every operation passes, not only in the HTTP layer.
+                if isinstance(actor, Actor) and actor.via == "api_token" and action not in API_TOKEN_ACTIONS:
+                    raise PermissionDeniedError(f"an API token may not {action}: tokens only give read-only access to releases")
+                user = self._load_user(s, actor) if actor is not None else None
+                op = Operation(session=s, user=user, actor_name=user.username if user else actor_name,
+                               action=action, target=target, audit=audit)
+                yield op
+                if op.audit:
+                    self.append_audit(s, actor=op.actor_name, action=op.action, outcome="ok",
+                                      target=op.target, details=op.details)
+        except BaseException as exc:
+            if op is not None:
+                for undo in op.on_rollback:
+                    try:
+                        undo()
+                    except OSError:
+                        pass
+            if isinstance(exc, (GeneratorExit, KeyboardInterrupt, SystemExit)):
+                raise
+            outcome = "denied" if isinstance(exc, PermissionDeniedError) else "failed"
+            details: dict[str, Any] = {"error": type(exc).__name__}
+            reason = getattr(exc, "reason", None)
+            if isinstance(reason, str) and len(reason) <= 64:
+                details["reason"] = reason
+            if isinstance(exc, PermissionDeniedError):
+                details["message"] = str(exc)[:200]
+            if op is not None and "dataset_id" in op.details:
+                details["dataset_id"] = op.details["dataset_id"]
+            try:
+                self.record(actor=op.actor_name if op else actor_name, action=action, outcome=outcome,
+                            target=op.target if op else target, details=details)
+            except Exception:  # noqa: BLE001 - never mask the original error
+                pass
+            raise
+        for fn in op.after_commit:
+            fn()
+
+    # -- authorization ------------------------------------------------------------------------
+    @staticmethod
+    def is_member(s: Session, user: User, dataset_id: int) -> bool:
+        return s.get(Membership, (dataset_id, user.id)) is not None
+
+    def authorize(self, op: Operation, action: str, dataset_id: int | None = None) -> None:
+        """Raise :class:`PermissionDeniedError` unless the operation's user may ``action``
+        (globally, or on ``dataset_id`` as a member or not)."""
+        user = op.user
+        if user is None:
+            raise PermissionDeniedError(f"{action} needs a signed-in user")
+        scope = "global" if dataset_id is None else scope_for(self.is_member(op.session, user, dataset_id))
+        authorize(self.matrix, role=user.role, action=action, scope=scope)
+
+    def permits(self, role: str, action: str, scope: str) -> bool:
+        try:
+            authorize(self.matrix, role=role, action=action, scope=scope)
+            return True
+        except PermissionDeniedError:
+            return False
+
+    def allowed(self, s: Session, user: User, action: str, dataset_id: int | None = None) -> bool:
+        scope = "global" if dataset_id is None else scope_for(self.is_member(s, user, dataset_id))
+        return self.permits(user.role, action, scope)
+
+    def authorize_dataset(self, op: Operation, action: str, dataset_id: int) -> Dataset:
+        """The dataset (404 if absent or deleted), after authorizing ``action`` on it."""
+        ds = self.dataset(op.session, dataset_id)
+        op.details.setdefault("dataset_id", ds.id)
+        self.authorize(op, action, ds.id)
+        return ds
+
+    # -- lookups ------------------------------------------------------------------------------
+    @staticmethod
+    def dataset(s: Session, dataset_id: int) -> Dataset:
+        ds = s.get(Dataset, dataset_id) if isinstance(dataset_id, int) and not isinstance(dataset_id, bool) else None
+        if ds is None or ds.deleted_at is not None:
+            raise NotFoundError(f"dataset {dataset_id!r} does not exist")
+        return ds
+
+    @staticmethod
+    def release(s: Session, release_id: int) -> Release:
+        rel = s.get(Release, release_id) if isinstance(release_id, int) and not isinstance(release_id, bool) else None
+        if rel is None:
+            raise NotFoundError(f"release {release_id!r} does not exist")
+        return rel
+
+    @staticmethod
+    def user(s: Session, user_id: int) -> User:
+        u = s.get(User, user_id) if isinstance(user_id, int) and not isinstance(user_id, bool) else None
+        if u is None:
+            raise NotFoundError(f"user {user_id!r} does not exist")
+        return u

@@ -1,0 +1,184 @@
+"""Schemas of datasets: the owner's reviewed schema, a draft read off the private table (shown to
+the owner only), and a schema discovered with differential privacy (paid from the budget).
+
+Rules kept here:
+
+* A schema is the only free knowledge about a table; anything read off the private table is
+  flagged ``derived_from_private_data`` and can be used for a release only after the owner
+  reviewed it and cleared the flag.
+* DP discovery is paid like a release: reserved and marked spent, and committed, *before* the
+  private table is read, so the spend stays on the ledger whatever happens next.
+* The public declarations of a discovery are validated before any budget is touched.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from app.core import ledger
+from app.core.services import views
+from app.core.services.types import Actor, DatasetInfo, DraftSchema
+from synthgen.budget import PrivacyBudget
+from synthgen.errors import InvalidInputError, SchemaError
+
+if TYPE_CHECKING:
+    from app.core.services.runtime import Runtime
+
+
+def check_schema_columns(schema, columns: list[str]) -> None:
+    """The schema declares exactly the table's columns."""
+    missing = [n for n in schema.names if n not in columns]
+    if missing:
+        raise SchemaError(f"the table has no column {missing[0]!r} declared in the schema")
+    extra = [n for n in columns if n not in schema.names]
+    if extra:
+        raise SchemaError(f"column {extra[0]!r} is in the table but not in the schema")
+
+
+class Schemas:
+    def __init__(self, rt: "Runtime"):
+        self.rt = rt
+
+    def draft_schema(self, actor: Actor, dataset_id: int) -> DraftSchema:
+        """Draft a schema from the private table (owner/view_raw only). The result is flagged
+        derived_from_private_data and is NOT stored."""
+        from synthgen.draft import draft_schema as _draft
+
+        with self.rt.op(actor, "view_raw", f"dataset:{dataset_id}") as op:
+            ds = self.rt.authorize_dataset(op, "view_raw", dataset_id)
+            train, _control = self.rt.vault.load_tables(ds)
+            schema = _draft(train, name=ds.name)
+            op.details["purpose"] = "draft_schema"
+            return DraftSchema(schema_json=schema.to_json(),
+                               derived_from_private_data=bool(schema.to_dict().get("derived_from_private_data", True)))
+
+    @staticmethod
+    def _discovery_inputs(columns: list[str], numeric: dict[str, Any] | None, identifiers: Any, bins: Any):
+        """Validate the public declarations of a DP discovery before any budget is touched."""
+        from synthgen.discovery import NumericSpec
+
+        if numeric is None:
+            numeric = {}
+        if not isinstance(numeric, dict):
+            raise InvalidInputError("numeric must map column names to their public bounds {lower, upper, integer}")
+        identifiers = list(identifiers or [])
+        if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 64:
+            raise InvalidInputError(f"bins ({bins!r}) must be an integer between 2 and 64")
+        specs: dict[str, NumericSpec] = {}
+        for name, spec in numeric.items():
+            if name not in columns:
+                raise InvalidInputError(f"numeric column ({str(name)[:60]!r}) must be a column of the table")
+            if isinstance(spec, NumericSpec):
+                specs[name] = spec
+                continue
+            if not isinstance(spec, dict) or set(spec) - {"lower", "upper", "integer"}:
+                raise InvalidInputError(f"numeric[{name!r}] must be an object with lower, upper and optional integer")
+            integer = spec.get("integer", True)
+            if not isinstance(integer, bool):
+                raise InvalidInputError(f"numeric[{name!r}].integer ({integer!r}) must be true or false")
+            bounds = []
+            for key in ("lower", "upper"):
+                value = spec.get(key)
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+                        or value in (float("inf"), float("-inf")):
+                    raise InvalidInputError(f"numeric[{name!r}].{key} ({value!r}) must be a finite number "
+                                            "(a public bound, not one read off the data)")
+                if integer and value != int(value):
+                    raise InvalidInputError(f"numeric[{name!r}].{key} ({value!r}) must be a whole number for an "
+                                            "integer column")
+                bounds.append(int(value) if integer else float(value))
+            specs[name] = NumericSpec(bounds[0], bounds[1], integer)
+        for name in identifiers:
+            if not isinstance(name, str) or name not in columns:
+                raise InvalidInputError(f"identifier column ({str(name)[:60]!r}) must be a column of the table")
+            if name in specs:
+                raise InvalidInputError(f"column {name!r} must not be both numeric and an identifier")
+        if len(set(identifiers)) == len(columns):
+            raise InvalidInputError("there is nothing to discover: every column is declared an identifier")
+        return specs, identifiers
+
+    def discover_schema(self, actor: Actor, dataset_id: int, epsilon: float, *,
+                        numeric: dict[str, Any] | None = None, identifiers: list[str] | tuple[str, ...] | None = None,
+                        bins: int = 8) -> DatasetInfo:
+        """Release a schema of the dataset with differential privacy (``synthgen.discovery``) and
+        store it as a draft for the owner to review (``DatasetInfo.schema_draft_json``).
+
+        The owner declares only public facts: which columns are ``numeric`` (with public bounds
+        ``{"lower", "upper", "integer"}``) and which are ``identifiers``; every other column is
+        categorical and its categories are released by OpenDP's key thresholding, numeric bin
+        cuts by DP quantiles.
+
+        Privacy accounting, exactly like a release: ``epsilon`` at the dataset's δ is converted
+        to ρ and reserved in the dataset's ledger under the dataset's lock (overspending raises
+        the ledger's :class:`BudgetExceededError` and writes nothing), then marked spent and
+        committed *before* the private table is read, so the spend stays on the ledger whatever
+        happens next (an error that depends on the noisy output, a crash). Key thresholding
+        also needs a δ: it uses the dataset's δ, recorded in the audit entry and the draft's notes.
+
+        Audit: one ``discover_schema`` entry when the budget is charged (stage ``charged``: ε,
+        δ, ρ, ledger entry), one when the draft is stored (stage ``stored``) or, if the
+        computation fails, a failed entry (stage ``computing``)."""
+        from synthgen.discovery import discover_schema as _discover
+
+        target = f"dataset:{dataset_id}"
+        with self.rt.op(actor, "discover_schema", target) as op:
+            ds = self.rt.authorize_dataset(op, "discover_schema", dataset_id)
+            specs, identifiers = self._discovery_inputs(json.loads(ds.columns_json), numeric, identifiers, bins)
+            cost = PrivacyBudget.from_epsilon(epsilon, ds.delta)
+            # key thresholding's δ is not part of ρ: the ledger records it beside the ρ
+            entry = ledger.reserve(op.session, ds.id, cost, None, extra_delta=ds.delta)
+            ledger.mark_spent(op.session, entry.id)
+            entry_id, actor_name = entry.id, op.actor_name
+            op.details.update(stage="charged", epsilon=float(epsilon), delta=ds.delta, rho=cost.rho,
+                              threshold_delta=ds.delta, ledger_entry=entry_id, numeric=len(specs),
+                              identifiers=len(identifiers), bins=bins)
+        # Committed: the budget is spent from here on, whatever happens below.
+        try:
+            # discovery itself asks OpenDP for a hair less than ``cost`` (synthgen._opendp.SLACK)
+            train, _control = self.rt.vault.load_tables(ds)
+            schema, accounting = _discover(train, numeric=specs, identifiers=identifiers, budget=cost,
+                                           delta=ds.delta, bins=bins, name=ds.name)
+            del train, _control
+        except BaseException as exc:
+            if not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                self.rt.record(actor=actor_name, action="discover_schema", outcome="failed", target=target,
+                            details={"stage": "computing", "error": type(exc).__name__, "dataset_id": ds.id,
+                                     "ledger_entry": entry_id, "rho": cost.rho})
+            raise
+        with self.rt.op(actor, "discover_schema", target) as op:
+            ds = self.rt.authorize_dataset(op, "discover_schema", dataset_id)
+            ds.schema_draft_json = schema.to_json()
+            op.details.update(stage="stored", ledger_entry=entry_id, rho_charged=cost.rho, rho_used=accounting["rho"],
+                              delta_used=accounting["delta"], queries=accounting["queries"],
+                              fingerprint=schema.fingerprint()[:64])
+            return views.dataset_info(op.session, ds)
+
+    def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
+        """Forget the stored DP-discovered draft (its budget stays spent)."""
+        with self.rt.op(actor, "discard_schema_draft", f"dataset:{dataset_id}") as op:
+            ds = self.rt.authorize_dataset(op, "edit_schema", dataset_id)
+            op.details["had_draft"] = ds.schema_draft_json is not None
+            ds.schema_draft_json = None
+            return views.dataset_info(op.session, ds)
+
+    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False) -> DatasetInfo:
+        """Store the owner's reviewed schema (validated, must match the table's columns).
+        ``clear_draft``: the owner reviewed the stored DP-discovered draft into this schema,
+        so the draft is removed."""
+        from synthgen.schema import Schema
+
+        with self.rt.op(actor, "edit_schema", f"dataset:{dataset_id}") as op:
+            ds = self.rt.authorize_dataset(op, "edit_schema", dataset_id)
+            if not isinstance(schema_json, str):
+                raise InvalidInputError("schema_json must be JSON text")
+            schema = Schema.from_json(schema_json)
+            check_schema_columns(schema, json.loads(ds.columns_json))
+            ds.schema_json = schema.to_json()
+            if clear_draft:
+                ds.schema_draft_json = None
+            op.details.update(fingerprint=schema.fingerprint()[:64], cleared_draft=bool(clear_draft),
+                              derived_from_private_data=bool(schema.to_dict().get("derived_from_private_data")))
+            return views.dataset_info(op.session, ds)
+
+

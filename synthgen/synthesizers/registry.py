@@ -1,0 +1,58 @@
+"""The one list of synthesizer facts that every front end and the service read.
+
+A synthesizer's name, its label, whether it is differentially private and the largest ε one
+request may spend on it are decided here and nowhere else: the dashboard's choices and ε
+field, the HTTP API, the CLI and the release service all ask :func:`facts`. A new synthesizer
+is one config class in :mod:`synthgen.synthesizers.config`; it appears everywhere from there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from synthgen.budget import MAX_EPSILON
+from synthgen.errors import InvalidInputError
+from synthgen.synthesizers.config import SYNTHESIZERS, config_by_name
+
+
+@dataclass(frozen=True)
+class SynthesizerFacts:
+    name: str
+    label: str
+    #: differentially private (OpenDP); False for the labelled, non-private SDV baselines
+    dp: bool
+    #: largest ε at the release's δ that one request may spend (None: the synthesizer takes no ε)
+    max_epsilon: float | None
+
+
+def facts(name: Any) -> SynthesizerFacts:
+    """The facts of synthesizer ``name``; an unknown name is bad input naming the choices."""
+    if not isinstance(name, str) or name not in SYNTHESIZERS:
+        raise InvalidInputError(f"synthesizer ({str(name)[:40]!r}) must be one of {', '.join(SYNTHESIZERS)}")
+    cls = SYNTHESIZERS[name]
+    return SynthesizerFacts(name=cls.name, label=cls.label, dp=bool(cls.dp),
+                            max_epsilon=MAX_EPSILON if cls.dp else None)
+
+
+def all_facts() -> tuple[SynthesizerFacts, ...]:
+    """Every synthesizer, DP ones first (the order front ends offer them in)."""
+    return tuple(sorted((facts(n) for n in SYNTHESIZERS), key=lambda f: not f.dp))
+
+
+def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Validate synthesizer options now (so a typo fails the request, not the job); returns
+    the full configuration (``config.to_dict()``)."""
+    facts(name)
+    if not isinstance(options, dict):
+        raise InvalidInputError("config must be an object of synthesizer options")
+    try:
+        json.dumps(options)
+    except (TypeError, ValueError):
+        raise InvalidInputError("config must be JSON-serializable synthesizer options") from None
+    options = {k: v for k, v in options.items() if k not in ("synthesizer", "dp")}
+    try:
+        return config_by_name(name, **options).to_dict()
+    except TypeError as exc:
+        raise InvalidInputError(f"config for {name}: {exc}") from None

@@ -292,8 +292,9 @@ class Platform:
         return self.releases.get_risk_report(actor, release_id)
 
     # -- decisions -----------------------------------------------------------------------------
-    def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False) -> ReleaseInfo:
-        return self.decisions.approve(actor, release_id, reason, override=override)
+    def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False,
+                reason_code: str | None = None) -> ReleaseInfo:
+        return self.decisions.approve(actor, release_id, reason, override=override, reason_code=reason_code)
 
     def reject(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
         return self.decisions.reject(actor, release_id, reason)

@@ -50,6 +50,7 @@ from app.core.services.types import (
     Audience,
     AuthenticationError,
     BudgetSummary,
+    PendingBudgetRaise,
     DatasetInfo,
     Download,
     DownloadFormat,
@@ -63,7 +64,7 @@ from app.core.services.types import (
 
 __all__ = [
     "API_TOKEN_ACTIONS", "Actor", "ApiTokenInfo", "ApprovalRefusedError", "Audience", "AuthenticationError",
-    "BudgetSummary", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
+    "BudgetSummary", "PendingBudgetRaise", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
     "NotFoundError", "Operation", "PermissionDeniedError", "Platform", "ReleaseInfo", "Runtime", "SelfApprovalError",
     "SessionInfo", "UserInfo",
 ]

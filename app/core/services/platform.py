@@ -256,8 +256,13 @@ class Platform:
     def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
         return self.schemas.discard_schema_draft(actor, dataset_id)
 
-    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False) -> DatasetInfo:
-        return self.schemas.update_schema(actor, dataset_id, schema_json, clear_draft=clear_draft)
+    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False,
+                      draft_json: str | None = None) -> DatasetInfo:
+        return self.schemas.update_schema(actor, dataset_id, schema_json, clear_draft=clear_draft,
+                                          draft_json=draft_json)
+
+    def schema_review(self, actor: Actor, dataset_id: int) -> dict[str, Any] | None:
+        return self.schemas.schema_review(actor, dataset_id)
 
     # -- budgets -------------------------------------------------------------------------------
     def set_budget(self, actor: Actor, dataset_id: int, budget_epsilon: float) -> BudgetSummary:
@@ -265,6 +270,12 @@ class Platform:
 
     def budget_summary(self, actor: Actor, dataset_id: int) -> BudgetSummary:
         return self.budgets.budget_summary(actor, dataset_id)
+
+    def approve_budget_raise(self, actor: Actor, raise_id: int) -> BudgetSummary:
+        return self.budgets.approve_budget_raise(actor, raise_id)
+
+    def reject_budget_raise(self, actor: Actor, raise_id: int) -> BudgetSummary:
+        return self.budgets.reject_budget_raise(actor, raise_id)
 
     # -- releases ------------------------------------------------------------------------------
     def request_release(self, actor: Actor, dataset_id: int, *, synthesizer: str, epsilon: float | None,

@@ -17,7 +17,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from app.core import ledger
-from app.core.services import views
+from app.core.services import schema_reviews, views
 from app.core.services.types import Actor, DatasetInfo, DraftSchema
 from synthgen.budget import PrivacyBudget
 from synthgen.errors import InvalidInputError, SchemaError
@@ -162,23 +162,58 @@ class Schemas:
             ds.schema_draft_json = None
             return views.dataset_info(op.session, ds)
 
-    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False) -> DatasetInfo:
-        """Store the owner's reviewed schema (validated, must match the table's columns).
-        ``clear_draft``: the owner reviewed the stored DP-discovered draft into this schema,
-        so the draft is removed."""
+    def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False,
+                      draft_json: str | None = None) -> DatasetInfo:
+        """Store the owner's schema (validated, must match the table's columns).
+
+        Saving a schema that is not flagged ``derived_from_private_data`` is the review act: it
+        is recorded (:mod:`app.core.services.schema_reviews`) with the reviewer, the time, what
+        it started from and the fields changed. ``clear_draft``: the owner reviewed the stored
+        DP-discovered draft into this schema (the draft is removed); ``draft_json``: the draft
+        read off the private table that the owner started from (``draft_schema``), so the
+        record can say what they changed."""
+        from synthgen.draft import draft_schema
         from synthgen.schema import Schema
 
         with self.rt.op(actor, "edit_schema", f"dataset:{dataset_id}") as op:
             ds = self.rt.authorize_dataset(op, "edit_schema", dataset_id)
             if not isinstance(schema_json, str):
                 raise InvalidInputError("schema_json must be JSON text")
+            if draft_json is not None and not isinstance(draft_json, str):
+                raise InvalidInputError("draft_json must be JSON text or None")
             schema = Schema.from_json(schema_json)
             check_schema_columns(schema, json.loads(ds.columns_json))
+            if clear_draft and ds.schema_draft_json:
+                source, draft = "dp_discovery", Schema.from_json(ds.schema_draft_json)
+            elif draft_json is not None:
+                source, draft = "private_draft", Schema.from_json(draft_json)
+            elif ds.schema_json:
+                source, draft = "previous_schema", Schema.from_json(ds.schema_json)
+            else:
+                source, draft = "none", None
             ds.schema_json = schema.to_json()
             if clear_draft:
                 ds.schema_draft_json = None
+            reviewed = not schema.derived_from_private_data
             op.details.update(fingerprint=schema.fingerprint()[:64], cleared_draft=bool(clear_draft),
-                              derived_from_private_data=bool(schema.to_dict().get("derived_from_private_data")))
+                              derived_from_private_data=not reviewed)
+            if reviewed:
+                # the table's own draft, so the record can say which values equal the table's
+                train, _control = self.rt.vault.load_tables(ds)
+                private_draft = draft_schema(train, name=ds.name)
+                del train, _control
+                review = schema_reviews.record(op.session, dataset_id=ds.id, reviewer_id=op.user.id, schema=schema,
+                                               source=source, draft=draft, private_draft=private_draft,
+                                               now=self.rt.now())
+                changes = json.loads(review.changes_json)
+                op.details.update(schema_review=review.id, source=source, fields_changed=len(changes["changed"]),
+                                  fields_equal_to_private_table=len(changes["equal_to_private_table"]))
             return views.dataset_info(op.session, ds)
 
-
+    def schema_review(self, actor: Actor, dataset_id: int) -> dict[str, Any] | None:
+        """The review act of the dataset's current schema (None: not reviewed), for the data
+        owner and the privacy officers reviewing the dataset (``view_risk_report``)."""
+        with self.rt.op(actor, "view_schema_review", f"dataset:{dataset_id}", audit=False) as op:
+            ds = self.rt.authorize_dataset(op, "view_risk_report", dataset_id)
+            review = schema_reviews.for_schema_json(op.session, ds.id, ds.schema_json)
+            return schema_reviews.full_record(op.session, review) if review is not None else None

@@ -131,3 +131,23 @@ def test_a_schema_without_a_recorded_review_is_neither_used_nor_shipped(platform
     with pytest.raises(InvalidInputError, match="no recorded review"):
         platform.request_release(team.owner, ds.id, synthesizer="mst", epsilon=0.1)
     assert not platform.get_dataset(team.owner, ds.id).schema_reviewed
+
+
+@pytest.mark.slow
+def test_discovery_measures_with_the_datasets_privacy_unit(platform):
+    team = make_team(platform)
+    ds = upload_titanic(platform, team, epsilon=5.0)
+    numeric = {"Age": {"lower": 0, "upper": 100}, "Fare": {"lower": 0, "upper": 600, "integer": False},
+               "SibSp": {"lower": 0, "upper": 10}, "Parch": {"lower": 0, "upper": 10}}
+    identifiers = ["Name", "Ticket", "Cabin"]
+    before = platform.budget_summary(team.owner, ds.id).spent.rho
+    with pytest.raises(InvalidInputError, match="person_column"):  # refused before any budget is touched
+        platform.discover_schema(team.owner, ds.id, 1.0, numeric=numeric, identifiers=identifiers,
+                                 privacy_unit={"person_column": "Age", "max_rows": 3})
+    assert platform.budget_summary(team.owner, ds.id).spent.rho == before
+    info = platform.discover_schema(team.owner, ds.id, 1.0, numeric=numeric, identifiers=identifiers, bins=4,
+                                    privacy_unit={"person_column": "PassengerId", "max_rows": 3})
+    draft = json.loads(info.schema_draft_json)
+    assert draft["privacy_unit"] == {"person_column": "PassengerId", "max_rows": 3}
+    charged = [e for e in platform.audit_log(team.admin, action="discover_schema") if e.details.get("stage") == "charged"]
+    assert charged[-1].details["contributions"] == 3

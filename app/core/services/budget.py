@@ -13,7 +13,6 @@ be released.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from sqlalchemy import select
 from app.core import ledger
 from app.core.authz import four_eyes_check
 from app.core.services import views
-from app.core.services.types import Actor, BudgetSummary, PendingBudgetRaise
+from app.core.services.types import Actor, BudgetSummary
 from app.core.store import BudgetRaise
 from synthgen.budget import PrivacyBudget
 from synthgen.errors import ConflictError, NotFoundError
@@ -97,17 +96,9 @@ class Budgets:
                                                    BudgetRaise.state == "pending")).scalars().first()
 
     def _summary(self, s, ds) -> BudgetSummary:
-        summary = views.budget_summary(s, ds)
-        pending = self._pending(s, ds.id)
-        if pending is None:
-            return summary
-        return dataclasses.replace(summary, pending_raise=PendingBudgetRaise(
-            id=pending.id, epsilon=pending.new_epsilon, total=PrivacyBudget(pending.new_rho),
-            requested_at=pending.created_at))
+        return views.budget_summary(s, ds)
 
     def budget_summary(self, actor: Actor, dataset_id: int) -> BudgetSummary:
         with self.rt.op(actor, "view_dataset", f"dataset:{dataset_id}", audit=False) as op:
             ds = self.rt.authorize_dataset(op, "view_dataset", dataset_id)
             return self._summary(op.session, ds)
-
-

@@ -250,8 +250,9 @@ class Platform:
 
     def discover_schema(self, actor: Actor, dataset_id: int, epsilon: float, *,
                         numeric: dict[str, Any] | None = None, identifiers: list[str] | tuple[str, ...] | None = None,
-                        bins: int = 8) -> DatasetInfo:
-        return self.schemas.discover_schema(actor, dataset_id, epsilon, numeric=numeric, identifiers=identifiers, bins=bins)
+                        bins: int = 8, privacy_unit: dict[str, Any] | None = None) -> DatasetInfo:
+        return self.schemas.discover_schema(actor, dataset_id, epsilon, numeric=numeric, identifiers=identifiers,
+                                            bins=bins, privacy_unit=privacy_unit)
 
     def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
         return self.schemas.discard_schema_draft(actor, dataset_id)

@@ -100,7 +100,7 @@ class Schemas:
 
     def discover_schema(self, actor: Actor, dataset_id: int, epsilon: float, *,
                         numeric: dict[str, Any] | None = None, identifiers: list[str] | tuple[str, ...] | None = None,
-                        bins: int = 8) -> DatasetInfo:
+                        bins: int = 8, privacy_unit: dict[str, Any] | None = None) -> DatasetInfo:
         """Release a schema of the dataset with differential privacy (``synthgen.discovery``) and
         store it as a draft for the owner to review (``DatasetInfo.schema_draft_json``).
 
@@ -116,6 +116,10 @@ class Schemas:
         happens next (an error that depends on the noisy output, a crash). Key thresholding
         also needs a δ: it uses the dataset's δ, recorded in the audit entry and the draft's notes.
 
+        Privacy unit: ``privacy_unit`` (``{"person_column", "max_rows"}``) or, by default, the
+        one the dataset's current schema declares; discovery measures with that unit's
+        contributions, since the budget it is charged to protects that unit.
+
         Audit: one ``discover_schema`` entry when the budget is charged (stage ``charged``: ε,
         δ, ρ, ledger entry), one when the draft is stored (stage ``stored``) or, if the
         computation fails, a failed entry (stage ``computing``)."""
@@ -125,6 +129,9 @@ class Schemas:
         with self.rt.op(actor, "discover_schema", target) as op:
             ds = self.rt.authorize_dataset(op, "discover_schema", dataset_id)
             specs, identifiers = self._discovery_inputs(json.loads(ds.columns_json), numeric, identifiers, bins)
+            unit = self._discovery_unit(ds, privacy_unit, json.loads(ds.columns_json), specs)
+            if unit.person_column is not None and unit.person_column not in identifiers:
+                identifiers = [*identifiers, unit.person_column]  # a person id is never measured
             cost = PrivacyBudget.from_epsilon(epsilon, ds.delta)
             # key thresholding's δ is not part of ρ: the ledger records it beside the ρ
             entry = ledger.reserve(op.session, ds.id, cost, None, extra_delta=ds.delta)
@@ -132,13 +139,13 @@ class Schemas:
             entry_id, actor_name = entry.id, op.actor_name
             op.details.update(stage="charged", epsilon=float(epsilon), delta=ds.delta, rho=cost.rho,
                               threshold_delta=ds.delta, ledger_entry=entry_id, numeric=len(specs),
-                              identifiers=len(identifiers), bins=bins)
+                              identifiers=len(identifiers), bins=bins, contributions=unit.max_rows)
         # Committed: the budget is spent from here on, whatever happens below.
         try:
             # discovery itself asks OpenDP for a hair less than ``cost`` (synthgen._opendp.SLACK)
             train, _control = self.rt.vault.load_tables(ds)
             schema, accounting = _discover(train, numeric=specs, identifiers=identifiers, budget=cost,
-                                           delta=ds.delta, bins=bins, name=ds.name)
+                                           delta=ds.delta, bins=bins, name=ds.name, privacy_unit=unit)
             del train, _control
         except BaseException as exc:
             if not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
@@ -153,6 +160,22 @@ class Schemas:
                               delta_used=accounting["delta"], queries=accounting["queries"],
                               fingerprint=schema.fingerprint()[:64])
             return views.dataset_info(op.session, ds)
+
+    @staticmethod
+    def _discovery_unit(ds, privacy_unit: Any, columns: list[str], specs: dict[str, Any]):
+        """The privacy unit a discovery measures with (validated before any budget is touched)."""
+        from synthgen.schema import PrivacyUnit
+
+        if privacy_unit is None:
+            declared = json.loads(ds.schema_json).get("privacy_unit") if ds.schema_json else None
+            privacy_unit = declared or {}
+        if not isinstance(privacy_unit, dict) or set(privacy_unit) - {"person_column", "max_rows"}:
+            raise InvalidInputError("privacy_unit must be an object with person_column and max_rows")
+        unit = PrivacyUnit(**privacy_unit)
+        if unit.person_column is not None and (unit.person_column not in columns or unit.person_column in specs):
+            raise InvalidInputError(f"privacy_unit.person_column ({str(unit.person_column)[:60]!r}) must be a "
+                                    "non-numeric column of the table")
+        return unit
 
     def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
         """Forget the stored DP-discovered draft (its budget stays spent)."""

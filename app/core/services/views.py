@@ -13,14 +13,20 @@ from sqlalchemy.orm import Session
 from app.core import ledger
 from app.core.services import schema_reviews
 from app.core.services.inputs import chunks
-from app.core.services.types import BudgetSummary, DatasetInfo, JobInfo, ReleaseInfo, UserInfo
-from app.core.store import Dataset, Job, Membership, Release, User
+from app.core.services.types import BudgetSummary, DatasetInfo, PendingBudgetRaise, JobInfo, ReleaseInfo, UserInfo
+from app.core.store import BudgetRaise, Dataset, Job, Membership, Release, User
+from synthgen.budget import PrivacyBudget
 
 
 def budget_summary(s: Session, ds: Dataset) -> BudgetSummary:
     summ = ledger.summary(s, ds)
+    pending = s.execute(select(BudgetRaise).where(BudgetRaise.dataset_id == ds.id, BudgetRaise.state == "pending")
+                        .order_by(BudgetRaise.id.desc()).limit(1)).scalars().first()
     return BudgetSummary(dataset_id=ds.id, delta=ds.delta, total=summ.total, spent=summ.spent,
-                         reserved=summ.reserved, remaining=summ.remaining, extra_delta=summ.extra_delta)
+                         reserved=summ.reserved, remaining=summ.remaining, extra_delta=summ.extra_delta,
+                         pending_raise=None if pending is None else PendingBudgetRaise(
+                             id=pending.id, epsilon=pending.new_epsilon, total=PrivacyBudget(pending.new_rho),
+                             requested_at=pending.created_at))
 
 
 def dataset_info(s: Session, ds: Dataset) -> DatasetInfo:

@@ -72,6 +72,8 @@ st.caption(f"Owner {ds.owner} · created {ds.created_at:%Y-%m-%d %H:%M} UTC · m
 
 st.markdown("#### Privacy budget")
 budget_meter(ds.budget)
+if ds.budget.pending_raise is not None:
+    st.info(f"A raise to ε {ds.budget.pending_raise.epsilon:g} is waiting for a privacy officer's approval.")
 if owner:
     with st.form(f"budget_{ds.id}"):
         new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=100.0,

@@ -172,6 +172,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     spent = model.info["budget"]["rho"]
     shown = f"epsilon {budget.epsilon(args.delta):.4g} at delta {args.delta:g}, " if args.epsilon is not None else ""
     print(f"wrote {args.output}: {config.name} spent {shown}rho {spent:.6g}", file=sys.stderr)
+    facts = model.data_owner_facts
+    if facts.get("rows_set_aside_by_person_bound"):
+        # exact counts of the private table: for the data owner running this command, never saved
+        print(f"the person-level bound set aside {facts['rows_set_aside_by_person_bound']} rows "
+              f"({facts['rows_over_person_limit']} beyond the rows allowed per person, "
+              f"{facts['rows_without_person_id']} without a person id); not written to the model file",
+              file=sys.stderr)
     return 0
 
 

@@ -79,3 +79,25 @@ def test_rows_set_aside_reach_the_owner_facts_never_the_model_file(tmp_path):
         header = zf.read("model.json").decode()
     assert "set_aside" not in header and "without_person" not in header and "over_person" not in header
     json.loads(header)
+
+
+@pytest.mark.slow
+def test_the_owner_running_fit_is_told_what_the_bound_set_aside(tmp_path, capsys):
+    from synthgen.cli import main
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"pid": [f"p{i % 50}" for i in range(200)], "colour": rng.choice(["red", "green"], size=200),
+                          "flag": rng.choice([True, False], size=200)})
+    frame.loc[:4, "pid"] = None
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    Schema(columns=(Column("pid", "categorical", role="identifier"),
+                    Column("colour", "categorical", categories=("red", "green")), Column("flag", "boolean")),
+           privacy_unit=PrivacyUnit("pid", 2)).save(tmp_path / "s.json")
+    code = main(["fit", str(tmp_path / "t.csv"), "--schema", str(tmp_path / "s.json"), "--epsilon", "1",
+                 "-o", str(tmp_path / "m.zip")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    over = int((frame["pid"].value_counts() - 2).clip(0).sum())
+    assert f"set aside {over + 5} rows ({over} beyond the rows allowed per person, 5 without a person id)" in err
+    with zipfile.ZipFile(tmp_path / "m.zip") as zf:
+        assert "set_aside" not in zf.read("model.json").decode()

@@ -163,7 +163,10 @@ if owner:
             from app.ui.components.schema_editor import frame_to_schema
 
             text = frame_to_schema(base, edited, reviewed=reviewed)
-            if state.call(platform.update_schema, actor, ds.id, text, clear_draft=from_discovery) is not None:
+            # the private draft it started from, so the review record says what was changed
+            private_draft = draft_text if (is_draft and not from_discovery) else None
+            if state.call(platform.update_schema, actor, ds.id, text, clear_draft=from_discovery,
+                          draft_json=private_draft) is not None:
                 st.session_state.pop(draft_key, None)
                 st.session_state.pop(discovered_key, None)
                 st.success("Schema saved." + ("" if reviewed else " It is still marked as a draft: releases need a "

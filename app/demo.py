@@ -41,7 +41,7 @@ def pipeline(out_dir: Path, epsilon: float = 1.0, delta: float = 1e-9) -> Path:
 
     report = evaluate(
         train, synthetic, control, schema, rng=np.random.default_rng(0), target="income",
-        privacy={"epsilon": epsilon, "delta": delta, "rho": budget.rho},
+        privacy=model.privacy_summary(delta),
         progress=lambda f, m: print(f"  evaluation {f:4.0%} {m}", flush=True),
     )
     card = out_dir / "adult-release-card.html"

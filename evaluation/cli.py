@@ -1,4 +1,4 @@
-"""``synthgen evaluate``: the evaluation as a command (wired into ``synthgen.cli`` by the lead).
+"""``synthgen evaluate``: the evaluation as a command (registered by ``app.cli`` through :func:`register`).
 
     synthgen evaluate --real TRAIN --synthetic SYN --control CONTROL --schema S
                       [--target COL] [--policy P] [--privacy PRIVACY.json] [--seed N]

@@ -71,6 +71,16 @@ def epsilon_to_rho(epsilon: float, delta: float) -> float:
     return lo
 
 
+def privacy_summary(rho_consumed: float, delta: float, mechanism: str) -> dict:
+    """What a release card, a manifest or the API says about a release's privacy: built here
+    and only here, from the ρ that OpenDP reported as consumed (``model.info["budget"]["rho"]``),
+    with ε at ``delta`` by OpenDP's conversion, named. Its keys are the ones
+    ``evaluation.evaluate(privacy=...)`` accepts."""
+    rho = PrivacyBudget(rho_consumed).rho
+    return {"rho": rho, "delta": check_delta(delta), "epsilon": rho_to_epsilon(rho, delta),
+            "conversion": CONVERSION, "mechanism": str(mechanism)}
+
+
 @dataclass(frozen=True, order=True)
 class PrivacyBudget:
     """A non-negative amount of privacy loss, held as ρ (zCDP)."""
@@ -120,6 +130,10 @@ class PrivacyBudget:
 
     def describe(self, delta: float) -> str:
         return f"ε = {self.epsilon(delta):.4g} at δ = {delta:g} (ρ = {self.rho:.6g} zCDP)"
+
+    def summary(self, delta: float, mechanism: str) -> dict:
+        """The privacy summary of a release that consumed this budget: see :func:`privacy_summary`."""
+        return privacy_summary(self.rho, delta, mechanism)
 
     def to_dict(self, delta: float | None = None) -> dict:
         out: dict = {"rho": self.rho}

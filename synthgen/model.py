@@ -73,6 +73,15 @@ class FittedModel:
     def dp(self) -> bool:
         return bool(self.info.get("dp"))
 
+    def privacy_summary(self, delta: float) -> dict | None:
+        """The privacy summary (:func:`synthgen.budget.privacy_summary`) of this model at
+        ``delta``, from the ρ OpenDP consumed; None for a non-DP baseline."""
+        from synthgen.budget import privacy_summary
+
+        if not self.dp:
+            return None
+        return privacy_summary(self.info["budget"]["rho"], delta, self.info.get("synthesizer", self.config.name))
+
     @property
     def default_rows(self) -> int:
         """Rows sampled when none are asked for: the DP estimate of the table size, never the

@@ -17,6 +17,7 @@ from app.api.auth import platform_of, release_scope_actor
 from app.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from app.api.models import CardOut, ReleaseList, ReleaseOut, release_out
 from app.core.authz import PermissionDeniedError
+from app.core.bundle import charged_privacy
 from app.core.releases import DOWNLOADABLE
 from app.core.services import Actor, NotFoundError, Platform
 from app.core.streaming import ArtifactIntegrityError
@@ -87,8 +88,7 @@ def get_card(request: Request, release_id: int = ReleaseId,
     p = platform_of(request)
     html = _checked(p, actor, release_id, lambda: p.get_release_card(actor, release_id, audience="ml"))
     rel = p.get_release(actor, release_id)
-    privacy = {"dp": rel.dp, "epsilon": rel.epsilon, "delta": rel.delta, "rho": rel.rho,
-               "accounting": "zCDP" if rel.dp else "none: NOT differentially private"}
+    privacy = charged_privacy(rel.dp, rel.epsilon, rel.delta, rel.rho)
     return CardOut(release=release_out(rel), privacy=privacy, card_html=html)
 
 

@@ -78,7 +78,7 @@ def password_for(username: str) -> str:
 
 
 # -- HTTP -----------------------------------------------------------------------------------
-def client(args: argparse.Namespace, *, auth: Any = None, token: str | None = None):
+def api_client(args: argparse.Namespace, *, auth: Any = None, token: str | None = None):
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}

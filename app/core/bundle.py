@@ -36,6 +36,20 @@ def _iso(dt) -> str | None:
     return dt.isoformat() if dt is not None else None
 
 
+def charged_privacy(dp: bool, epsilon: float | None, delta: float | None, rho: float | None) -> dict[str, Any]:
+    """The privacy a release was charged (the ledger's ρ and the ε asked for at its δ), as the
+    manifest and the HTTP API show it. What OpenDP consumed (at most this) is in the model info
+    and on the release card (``synthgen.budget.privacy_summary``)."""
+    return {
+        "dp": dp,
+        "epsilon": epsilon,
+        "delta": delta,
+        "rho": rho,
+        "accounting": "zCDP (rho adds); (epsilon, delta) via " + CONVERSION if dp else
+        "none: this release is NOT differentially private",
+    }
+
+
 def build_manifest(release, *, dataset_name: str, requester: str, approver: str | None,
                    schema_review: dict[str, Any] | None = None) -> dict[str, Any]:
     """Manifest of a release (``release`` is a ``store.Release`` row).
@@ -59,14 +73,7 @@ def build_manifest(release, *, dataset_name: str, requester: str, approver: str 
         "schema_fingerprint": info.get("schema_fingerprint"),
         "synthesizer": {"name": release.synthesizer, "dp": release.dp, "config": json.loads(release.config_json),
                         "model": {k: v for k, v in info.items() if k not in ("versions", "schema_fingerprint")}},
-        "privacy": {
-            "dp": release.dp,
-            "epsilon": release.epsilon,
-            "delta": release.delta,
-            "rho": release.rho,
-            "accounting": "zCDP (rho adds); (epsilon, delta) via " + CONVERSION if release.dp else
-            "none: this release is NOT differentially private",
-        },
+        "privacy": charged_privacy(release.dp, release.epsilon, release.delta, release.rho),
         "rows_requested": release.rows,
         "target": release.target,
         "library_versions": info.get("versions", {}),

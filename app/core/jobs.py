@@ -139,12 +139,7 @@ def default_pipeline(inp: JobInput) -> JobOutput:
     synthetic = model.sample(inp.rows, rng=rng)
     inp.progress(0.7, "evaluating")
     policy = Policy.from_dict(inp.policy["evaluation"], source="release policy")
-    privacy = None
-    if inp.dp:
-        from synthgen.budget import CONVERSION
-
-        privacy = {"rho": inp.budget.rho, "delta": inp.delta, "epsilon": inp.budget.epsilon(inp.delta),
-                   "conversion": CONVERSION, "mechanism": inp.synthesizer}
+    privacy = model.privacy_summary(inp.delta) if inp.dp else None
     extra = {"n_attacks": inp.n_attacks} if inp.n_attacks else {}
     report = evaluation.evaluate(inp.train, synthetic, inp.control, schema, policy=policy, rng=rng,
                                  target=inp.target, privacy=privacy, progress=sub(0.7, 0.95), **extra)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from synthgen.budget import PrivacyBudget
 from synthgen.encoding import BoundedRows, bound_rows_per_person, encode
-from synthgen.errors import BudgetError, InternalError, SynthgenError
+from synthgen.errors import InternalError, SynthgenError
 from synthgen.sampler import CompiledSampler, compile_mrf
 from synthgen.schema import Schema
 from synthgen.synthesizers.config import AIM, MST
@@ -195,11 +195,12 @@ def fit_marginal(
     progress: Progress | None = None,
 ) -> tuple[CompiledSampler, float, dict[str, Any], BoundedRows]:
     """Fit AIM or MST; return the compiled sampler, the DP row estimate, accounting details and
-    the person-level bound's outcome (its counts are for the data owner only)."""
+    the person-level bound's outcome (its counts are for the data owner only).
+
+    Called by :func:`synthgen.synthesizers.fit` only, after ``check_fit_inputs`` checked the
+    budget (a positive PrivacyBudget) and the schema before the private table was read."""
     import polars as pl
 
-    if not isinstance(budget, PrivacyBudget) or budget.rho <= 0:
-        raise BudgetError(f"budget ({budget!r}) must be a positive PrivacyBudget for a DP synthesizer")
     report = progress or (lambda fraction, message: None)
     columns = schema.synthesized_columns
     cardinalities = {c.name: c.cardinality for c in columns}

@@ -25,6 +25,14 @@ class SynthesizerFacts:
     dp: bool
     #: largest ε at the release's δ that one request may spend (None: the synthesizer takes no ε)
     max_epsilon: float | None
+    short_name: str = ""
+    summary: str = ""
+
+    @property
+    def description(self) -> str:
+        """One line for a choice list: name, whether it is DP, when to choose it."""
+        kind = "differentially private" if self.dp else "baseline, no formal privacy"
+        return f"{self.short_name} — {kind}" + (f" ({self.summary})" if self.summary else "")
 
 
 def facts(name: Any) -> SynthesizerFacts:
@@ -33,12 +41,13 @@ def facts(name: Any) -> SynthesizerFacts:
         raise InvalidInputError(f"synthesizer ({str(name)[:40]!r}) must be one of {', '.join(SYNTHESIZERS)}")
     cls = SYNTHESIZERS[name]
     return SynthesizerFacts(name=cls.name, label=cls.label, dp=bool(cls.dp),
-                            max_epsilon=MAX_EPSILON if cls.dp else None)
+                            max_epsilon=MAX_EPSILON if cls.dp else None, short_name=cls.short_name or cls.name,
+                            summary=cls.summary)
 
 
 def all_facts() -> tuple[SynthesizerFacts, ...]:
-    """Every synthesizer, DP ones first (the order front ends offer them in)."""
-    return tuple(sorted((facts(n) for n in SYNTHESIZERS), key=lambda f: not f.dp))
+    """Every synthesizer, in the order front ends offer them."""
+    return tuple(facts(n) for n in SYNTHESIZERS)
 
 
 def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:

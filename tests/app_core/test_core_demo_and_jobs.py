@@ -123,6 +123,10 @@ def test_real_mst_fit_and_evaluation(tmp_path):
         manifest = p.manifest(team.ml, rel.id)
         assert set(manifest["files"]) == {"synthetic.csv", "synthetic.parquet", "release_card.html"}
         assert manifest["privacy"]["epsilon"] == 1.0 and manifest["approval"]["approver"] == "officer"
+        # the card's privacy summary is built from the rho OpenDP consumed (at most the rho charged)
+        consumed = manifest["synthesizer"]["model"]["budget"]["rho"]
+        assert report["privacy"]["rho"] == consumed <= rel.rho
+        assert report["privacy"]["epsilon"] <= 1.0 and report["privacy"]["mechanism"] == "mst"
         assert manifest["library_versions"]
         assert not re.search(r'"[a-z_]*(seconds|duration|elapsed|timings)"', json.dumps(manifest))
         assert "fitted_on" in manifest["synthesizer"]["model"]

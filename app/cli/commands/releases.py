@@ -18,7 +18,7 @@ from app.cli.common import (
     EXIT_ERROR,
     api_token_of,
     check,
-    client,
+    api_client,
     die,
     positive_int,
     remote_flags,
@@ -29,7 +29,7 @@ from synthgen.cli import command_group
 
 def cmd_releases_list(args: argparse.Namespace) -> int:
     params = {"dataset": args.dataset} if args.dataset else {}
-    with client(args, token=api_token_of(args)) as client:
+    with api_client(args, token=api_token_of(args)) as client:
         releases = check(request(client, "GET", "/releases", params=params))["releases"]
     if args.json:
         print(json.dumps(releases, indent=2))
@@ -52,7 +52,7 @@ def download_release(args: argparse.Namespace) -> Path:
         die(EXIT_BAD_INPUT, f"output ({out_dir}) must be a directory")
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"synthetic.{args.format}"
-    with client(args, token=api_token_of(args)) as client:
+    with api_client(args, token=api_token_of(args)) as client:
         manifest = check(request(client, "GET", f"/releases/{args.id}/manifest"))
         expected = (manifest.get("files", {}).get(name) or {}).get("sha256")
         if not expected:

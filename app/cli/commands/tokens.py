@@ -10,7 +10,7 @@ from app.cli.common import (
     EXIT_BAD_INPUT,
     basic_auth,
     check,
-    client,
+    api_client,
     die,
     positive_int,
     remote_flags,
@@ -23,7 +23,7 @@ from synthgen.cli import command_group
 def cmd_token_create(args: argparse.Namespace) -> int:
     if not 0 < args.ttl_days <= 365:
         die(EXIT_BAD_INPUT, f"--ttl-days ({args.ttl_days:g}) must be more than 0 and at most 365")
-    with client(args, auth=basic_auth(args)) as client:
+    with api_client(args, auth=basic_auth(args)) as client:
         info = check(request(client, "POST", "/tokens", json={"ttl_days": args.ttl_days}))
     print(f"token {info['id']} ({info['prefix']}...) for {info['user']}, expires {info['expires_at']}; "
           "it is shown only once:", file=sys.stderr)
@@ -32,7 +32,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    with client(args, auth=basic_auth(args)) as client:
+    with api_client(args, auth=basic_auth(args)) as client:
         tokens = check(request(client, "GET", "/tokens"))["tokens"]
     for t in tokens:
         print(f"{t['id']:>5}  {t['prefix']}...  {t['user']:<20} expires {t['expires_at'][:19]}"
@@ -41,7 +41,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    with client(args, auth=basic_auth(args)) as client:
+    with api_client(args, auth=basic_auth(args)) as client:
         check(request(client, "DELETE", f"/tokens/{args.id}"))
     print(f"revoked token {args.id}", file=sys.stderr)
     return 0

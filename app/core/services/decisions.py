@@ -70,9 +70,7 @@ class Decisions:
         the release shows the listed statement ``reason_code`` (default: from the decision)."""
         with self.rt.op(actor, "approve", f"release:{release_id}") as op:
             s = op.session
-            rel = self.rt.release(s, release_id)
-            op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
-            self.rt.authorize(op, "approve", rel.dataset_id)
+            rel = self.rt.authorize_release(op, "approve", release_id)
             four_eyes_check(rel.requester_id, op.user.id)
             rel_sm.check(rel, "approve")
             note = clean_text(reason, "reason")
@@ -106,9 +104,7 @@ class Decisions:
     def reject(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
         with self.rt.op(actor, "reject", f"release:{release_id}") as op:
             s = op.session
-            rel = self.rt.release(s, release_id)
-            op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
-            self.rt.authorize(op, "reject", rel.dataset_id)
+            rel = self.rt.authorize_release(op, "reject", release_id)
             rel_sm.check(rel, "reject")
             rel_sm.reject(s, rel, approver_id=op.user.id, reason=clean_text(reason, "reason"))
             op.details["verdict"] = rel.verdict
@@ -117,18 +113,14 @@ class Decisions:
     def publish(self, actor: Actor, release_id: int) -> ReleaseInfo:
         with self.rt.op(actor, "publish", f"release:{release_id}") as op:
             s = op.session
-            rel = self.rt.release(s, release_id)
-            op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
-            self.rt.authorize(op, "publish", rel.dataset_id)
+            rel = self.rt.authorize_release(op, "publish", release_id)
             rel_sm.publish(s, rel)
             return views.release_info(s, rel)
 
     def revoke(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
         with self.rt.op(actor, "revoke", f"release:{release_id}") as op:
             s = op.session
-            rel = self.rt.release(s, release_id)
-            op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
-            self.rt.authorize(op, "revoke", rel.dataset_id)
+            rel = self.rt.authorize_release(op, "revoke", release_id)
             rel_sm.check(rel, "revoke")
             rel_sm.revoke(s, rel, reason=clean_text(reason, "reason"))
             return views.release_info(s, rel)

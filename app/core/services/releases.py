@@ -231,9 +231,7 @@ class Releases:
                 rel = self.visible_release(op, release_id, "view_release_card")
                 name = CARD_ML
             elif audience == "full":
-                rel = self.rt.release(op.session, release_id)
-                op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
-                self.rt.authorize(op, "view_risk_report", rel.dataset_id)
+                rel = self.rt.authorize_release(op, "view_risk_report", release_id)
                 name = CARD_FULL
             else:
                 raise InvalidInputError(f"audience ({str(audience)[:20]!r}) must be 'ml' or 'full'")
@@ -246,9 +244,7 @@ class Releases:
         """The full evaluation report (decrypted) for reviewers. Audited once per sign-in
         session and release (see :meth:`_view_recorded`)."""
         with self.rt.op(actor, "view_risk_report", f"release:{release_id}") as op:
-            rel = self.rt.release(op.session, release_id)
-            op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
-            self.rt.authorize(op, "view_risk_report", rel.dataset_id)
+            rel = self.rt.authorize_release(op, "view_risk_report", release_id)
             if rel.report_enc is None:
                 raise InvalidInputError(f"release {rel.id} has no evaluation report yet: it is {rel.state!r}")
             ds = op.session.get(Dataset, rel.dataset_id)

@@ -216,24 +216,30 @@ class Runtime:
         self.authorize(op, action, ds.id)
         return ds
 
-    # -- lookups ------------------------------------------------------------------------------
-    @staticmethod
-    def dataset(s: Session, dataset_id: int) -> Dataset:
-        ds = s.get(Dataset, dataset_id) if isinstance(dataset_id, int) and not isinstance(dataset_id, bool) else None
-        if ds is None or ds.deleted_at is not None:
-            raise NotFoundError(f"dataset {dataset_id!r} does not exist")
-        return ds
-
-    @staticmethod
-    def release(s: Session, release_id: int) -> Release:
-        rel = s.get(Release, release_id) if isinstance(release_id, int) and not isinstance(release_id, bool) else None
-        if rel is None:
-            raise NotFoundError(f"release {release_id!r} does not exist")
+    def authorize_release(self, op: Operation, action: str, release_id: int) -> Release:
+        """The release (404 if absent), after authorizing ``action`` on its dataset; its ids go
+        into the audit entry either way."""
+        rel = self.release(op.session, release_id)
+        op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
+        self.authorize(op, action, rel.dataset_id)
         return rel
 
+    # -- lookups (an id that is not an int, or names nothing, is "not found") ----------------
     @staticmethod
-    def user(s: Session, user_id: int) -> User:
-        u = s.get(User, user_id) if isinstance(user_id, int) and not isinstance(user_id, bool) else None
-        if u is None:
-            raise NotFoundError(f"user {user_id!r} does not exist")
-        return u
+    def _get(s: Session, model, key: Any, what: str):
+        row = s.get(model, key) if isinstance(key, int) and not isinstance(key, bool) else None
+        if row is None or getattr(row, "deleted_at", None) is not None:
+            raise NotFoundError(f"{what} {key!r} does not exist")
+        return row
+
+    @classmethod
+    def dataset(cls, s: Session, dataset_id: int) -> Dataset:
+        return cls._get(s, Dataset, dataset_id, "dataset")
+
+    @classmethod
+    def release(cls, s: Session, release_id: int) -> Release:
+        return cls._get(s, Release, release_id, "release")
+
+    @classmethod
+    def user(cls, s: Session, user_id: int) -> User:
+        return cls._get(s, User, user_id, "user")

@@ -9,6 +9,7 @@ from app.ui.components.budget import budget_meter, preview_after_spend
 from app.ui.components.discovery import KINDS as DISCOVERY_KINDS
 from app.ui.components.discovery import declarations_frame, declarations_from_frame
 from app.ui.components.schema_editor import schema_editor
+from synthgen.budget import MAX_EPSILON
 
 actor = state.require_actor()
 platform = state.platform()
@@ -23,7 +24,7 @@ if owner:
             up = st.file_uploader("Table (CSV or Parquet)", type=["csv", "parquet"], key="upload_file")
             name = st.text_input("Dataset name", key="upload_name", help="Visible to the members of the dataset.")
             c1, c2 = st.columns(2)
-            budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=100.0, value=10.0,
+            budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=MAX_EPSILON, value=10.0,
                                      step=0.5, key="upload_budget",
                                      help="The most ε that all releases of this table may ever spend together.")
             delta = c2.select_slider("δ (probability the guarantee fails)", options=[1e-9, 1e-8, 1e-7, 1e-6, 1e-5],
@@ -76,7 +77,7 @@ if ds.budget.pending_raise is not None:
     st.info(f"A raise to ε {ds.budget.pending_raise.epsilon:g} is waiting for a privacy officer's approval.")
 if owner:
     with st.form(f"budget_{ds.id}"):
-        new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=100.0,
+        new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=MAX_EPSILON,
                                     value=float(round(ds.budget.epsilon("total"), 3)), step=0.5, key=f"budget_total_{ds.id}")
         if st.form_submit_button("Set budget"):
             if state.call(platform.set_budget, actor, ds.id, float(new_total)) is not None:

@@ -8,16 +8,13 @@ from app.ui import state
 from app.ui.components.budget import budget_meter
 from app.ui.components.card import STATE_LABEL
 from app.ui.components.progress import release_progress
+from synthgen.synthesizers import registry
 
 actor = state.require_actor()
 platform = state.platform()
 
-SYNTHS = {
-    "aim": "AIM — differentially private (adaptive marginals; most accurate, slower)",
-    "mst": "MST — differentially private (fast; good for many columns)",
-    "gaussian_copula": "Gaussian copula — baseline, no formal privacy",
-    "ctgan": "CTGAN — baseline, no formal privacy",
-}
+#: name -> facts (label, DP or not, ε cap): from the one registry the service also reads
+SYNTHS = {f.name: f for f in registry.all_facts()}
 
 st.title("New release")
 watch_key = state.user_key("watch_release")
@@ -35,12 +32,12 @@ else:
     schema = json.loads(ds.schema_json)
     col_names = [c["name"] for c in schema.get("columns", []) if c.get("role") != "identifier"]
 
-    synth = st.radio("Synthesizer", list(SYNTHS), format_func=SYNTHS.get, key="rel_synth")
-    dp = synth in ("aim", "mst")
+    synth = st.radio("Synthesizer", list(SYNTHS), format_func=lambda name: SYNTHS[name].description, key="rel_synth")
+    dp = SYNTHS[synth].dp
     eps = None
     if dp:
         remaining = ds.budget.epsilon("remaining")
-        eps = st.number_input("ε to spend on this release", min_value=0.01, max_value=50.0,
+        eps = st.number_input("ε to spend on this release", min_value=0.01, max_value=SYNTHS[synth].max_epsilon,
                               value=float(min(1.0, max(0.01, round(remaining, 2)))), step=0.25, key="rel_eps")
         st.markdown(
             f"**What ε = {eps:g} at δ = {ds.delta:.0e} means:** whatever anyone does with the synthetic table, "

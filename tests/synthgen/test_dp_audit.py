@@ -27,12 +27,12 @@ in D yields at most ``eps_max(N) = ln(ALPHA**(1/N) / (1 - ALPHA**(1/N)))``:
 ====================  ====  ==========  ======================================================
 run                     N   eps_max(N)  what it can detect
 ====================  ====  ==========  ======================================================
-MST at ε = 1            24     2.02     fails (eps_hat > 1) when, with no canary ever seen on
-                                        D, it shows in at least 12 of the 24 fits on D'
-AIM at ε = 1            10     1.05     fails only when the canary shows in 10 of 10 fits on
-                                        D' and in none on D: a gross leak only (an AIM fit
-                                        costs ~7 s, almost all of it OpenDP's calibration of
-                                        the one-way marginals, so more fits would not fit CI)
+MST at ε = 1            30     2.25     fails (eps_hat > 1) when, with no canary ever seen on
+                                        D, it shows in at least 13 of the 30 fits on D'
+AIM at ε = 1            16     1.58     fails when, with no canary seen on D, it shows in at
+                                        least 12 of the 16 fits on D': a gross leak only (an
+                                        AIM fit costs ~5 s, almost all of it OpenDP's
+                                        calibration of the one-way marginals)
 positive control (MST)  15     1.51     must reach > 1
 negative control        100    3.49     must reach >= 2
 ====================  ====  ==========  ======================================================
@@ -44,10 +44,11 @@ mechanism's noise on one count (σ ≈ 16 here) makes TPR ≈ FPR. A false alarm
 synthesizer needs both Clopper-Pearson bounds to fail in the same run (probability below
 2·ALPHA = 10 %, and far lower in practice because the true rates are nearly equal, so
 ``TPR_low > e·FPR_high`` would need both estimates off by many standard errors).
-Measured (2026-11-30, 2 cores shared with other jobs): resampler 99 of 100 fits on D' showed
-the canary, 0 on D (eps_hat 3.48); MST at ρ = 100 20/20 against 0/20 (eps_hat 1.82, the most 20
-fits can show); MST at ε = 1 19/30 against 18/30 and AIM at ε = 1 2/10 against 2/10 (eps_hat 0).
-Run time about 3.5 minutes alone on 2 cores (AIM ~110 s, MST ~70 s, positive control ~45 s).
+Measured (2026-11-30, 2 cores): resampler 96-99 of 100 fits on D' showed the canary, 0 on D
+(eps_hat 3.43-3.48); MST at ρ = 100 all fits on D' and none on D (eps_hat at its maximum);
+MST and AIM at ε = 1 showed it about as often on D as on D' (eps_hat 0). Run time about 2.5
+minutes alone on 2 cores (AIM ~85 s, MST ~40 s, positive control ~21 s); more than twice that
+when other jobs share the cores.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ ROWS = 200
 SAMPLE_ROWS = 2000
 THRESHOLD = 4
 CANARY = "canary"
-MST_FITS, AIM_FITS, POSITIVE_FITS, NEGATIVE_FITS = 24, 10, 15, 100
+MST_FITS, AIM_FITS, POSITIVE_FITS, NEGATIVE_FITS = 30, 16, 15, 100
 SCHEMA = Schema(columns=(
     Column("a", "categorical", categories=("p", "q", "r", CANARY)),
     Column("b", "categorical", categories=("x", "y")),
@@ -161,8 +162,8 @@ def test_clopper_pearson_bounds_are_exact():
     ci = binomtest(7, 30).proportion_ci(confidence_level=1 - 2 * ALPHA, method="exact")
     assert (clopper_pearson_lower(7, 30), clopper_pearson_upper(7, 30)) == pytest.approx((ci.low, ci.high))
     # the power table of the module docstring
-    assert [round(eps_max(n), 2) for n in (MST_FITS, AIM_FITS, POSITIVE_FITS, NEGATIVE_FITS)] == [2.02, 1.05, 1.51, 3.49]
-    assert min(k for k in range(MST_FITS + 1) if epsilon_lower_bound(k, 0, MST_FITS) > EPSILON) == 12
+    assert [round(eps_max(n), 2) for n in (MST_FITS, AIM_FITS, POSITIVE_FITS, NEGATIVE_FITS)] == [2.25, 1.58, 1.51, 3.49]
+    assert min(k for k in range(MST_FITS + 1) if epsilon_lower_bound(k, 0, MST_FITS) > EPSILON) == 13
     assert epsilon_lower_bound(20, 20, 40) == 0.0  # equal rates prove nothing
     assert epsilon_lower_bound(0, 40, 40) == pytest.approx(eps_max(40))  # the complement event counts too
 

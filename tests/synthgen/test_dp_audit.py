@@ -46,9 +46,9 @@ synthesizer needs both Clopper-Pearson bounds to fail in the same run (probabili
 ``TPR_low > e·FPR_high`` would need both estimates off by many standard errors).
 Measured (2026-11-30, 2 cores): resampler 96-99 of 100 fits on D' showed the canary, 0 on D
 (eps_hat 3.43-3.48); MST at ρ = 100 all fits on D' and none on D (eps_hat at its maximum);
-MST and AIM at ε = 1 showed it about as often on D as on D' (eps_hat 0). Run time about 2.5
-minutes alone on 2 cores (AIM ~85 s, MST ~40 s, positive control ~21 s); more than twice that
-when other jobs share the cores.
+MST and AIM at ε = 1 showed it about as often on D as on D' (eps_hat 0). Run time 108 s alone
+on 2 cores (AIM 72 s, MST 22 s, positive control 12 s); up to three times that when other jobs
+share the cores.
 """
 
 from __future__ import annotations

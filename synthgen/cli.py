@@ -121,12 +121,18 @@ def cmd_schema_discover(args: argparse.Namespace) -> int:
     from synthgen.discovery import discover_schema, parse_numeric_spec
     from synthgen.io import read_table
 
+    from synthgen.schema import PrivacyUnit
+
     numeric = dict(parse_numeric_spec(text) for text in args.numeric or [])
     budget = PrivacyBudget.from_epsilon(args.epsilon, args.delta)
+    unit = PrivacyUnit(args.person, args.max_rows) if args.person else PrivacyUnit(max_rows=args.max_rows)
+    identifiers = list(args.identifier or [])
+    if args.person and args.person not in identifiers:
+        identifiers.append(args.person)  # the person column is an identifier: never measured
     frame = read_table(args.data)
     schema, accounting = discover_schema(
-        frame, numeric=numeric, identifiers=list(args.identifier or []), budget=budget,
-        delta=args.delta, bins=args.bins, name=args.name or Path(args.data).stem,
+        frame, numeric=numeric, identifiers=identifiers, budget=budget,
+        delta=args.delta, bins=args.bins, name=args.name or Path(args.data).stem, privacy_unit=unit,
     )
     schema.save(args.output)
     print(
@@ -193,6 +199,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not str(args.output).endswith(".zip") and config.dp:
         raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
     check_fit_inputs(schema, config, budget)  # before the private table is read
+    if not config.dp:
+        # refused before the private table is read: fitting it only to throw the model away
+        # would spend the owner's time and touch the data for nothing
+        raise InvalidInputError(f"{config.name} is a non-DP baseline and cannot be saved without pickle; use it from Python")
     if config.dp:
         schema.require_reviewed()
     if args.engine != "memory":
@@ -221,12 +231,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model = fit(frame, schema, config, budget, progress=update)
     finally:
         close()
-    if not config.dp:
-        raise InvalidInputError(f"{config.name} is a non-DP baseline and cannot be saved without pickle; use it from Python")
     model.save(args.output)
     spent = model.info["budget"]["rho"]
     shown = f"epsilon {budget.epsilon(args.delta):.4g} at delta {args.delta:g}, " if args.epsilon is not None else ""
     print(f"wrote {args.output}: {config.name} spent {shown}rho {spent:.6g}", file=sys.stderr)
+    facts = model.data_owner_facts
+    if facts.get("rows_set_aside_by_person_bound"):
+        # exact counts of the private table: for the data owner running this command, never saved
+        print(f"the person-level bound set aside {facts['rows_set_aside_by_person_bound']} rows "
+              f"({facts['rows_over_person_limit']} beyond the rows allowed per person, "
+              f"{facts['rows_without_person_id']} without a person id); not written to the model file",
+              file=sys.stderr)
     return 0
 
 
@@ -285,6 +300,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     discover.add_argument("--numeric", action="append", metavar="NAME=LO:HI[:float]", help="numeric column with its public bounds")
     discover.add_argument("--identifier", action="append", metavar="NAME", help="identifier column (never measured)")
     discover.add_argument("--bins", type=int, default=8, help="quantile bins per numeric column (default 8)")
+    discover.add_argument("--person", metavar="NAME", help="person column: the privacy unit is one person, not one row")
+    discover.add_argument("--max-rows", type=int, default=1, help="rows kept per person (with --person; default 1)")
     discover.add_argument("--name", help="table name (default: file name)")
     discover.add_argument("-o", "--output", required=True, help="schema JSON to write")
     discover.set_defaults(handler=cmd_schema_discover)

@@ -12,6 +12,13 @@ budget:
 Released categories and cuts are post-processing of DP output, so the resulting schema is not
 "derived from private data" in the leaking sense; the spend is recorded in ``accounting`` and in
 the schema notes, and must be charged to the dataset's budget like any other release.
+
+The privacy unit is the dataset's: when a person may hold up to ``max_rows`` rows, discovery
+keeps at most that many per person (rows without a person id are left out, as in every fit)
+and tells OpenDP ``contributions = max_rows``. OpenDP then scales the noise and raises the key
+threshold for a person who can add ``max_rows`` to each of ``max_rows`` counts; measuring with
+``contributions = 1`` while charging a person-level budget would cost about ``max_rows**2`` times
+the ρ charged, and would release a category held by one person with many rows.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ import pandas as pd
 
 from synthgen.budget import PrivacyBudget, check_delta
 from synthgen.errors import InvalidInputError
-from synthgen.schema import Column, Schema
+from synthgen.encoding import bound_rows_per_person
+from synthgen.schema import Column, PrivacyUnit, Schema
 
 #: Public upper bound on the number of rows, required by OpenDP for quantiles.
 MAX_ROWS = 100_000_000
@@ -71,8 +79,13 @@ def discover_schema(
     delta: float,
     bins: int = 8,
     name: str = "table",
+    privacy_unit: PrivacyUnit | None = None,
 ) -> tuple[Schema, dict[str, Any]]:
-    """Release a schema for ``frame`` with ``budget`` (ρ, zCDP) plus ``delta`` for thresholding."""
+    """Release a schema for ``frame`` with ``budget`` (ρ, zCDP) plus ``delta`` for thresholding.
+
+    ``privacy_unit`` is the dataset's (default: one row); its person column must be among
+    ``identifiers``. The released schema carries it.
+    """
     import polars as pl
 
     from synthgen._opendp import SLACK, dp
@@ -84,6 +97,15 @@ def discover_schema(
     for col in [*numeric, *identifiers]:
         if col not in columns:
             raise InvalidInputError(f"unknown column {col!r}; the table has {', '.join(map(repr, columns))}")
+    unit = privacy_unit or PrivacyUnit()
+    if not isinstance(unit, PrivacyUnit):
+        raise InvalidInputError(f"privacy_unit ({unit!r}) must be a PrivacyUnit")
+    if unit.person_column is not None and unit.person_column not in identifiers:
+        raise InvalidInputError(
+            f"privacy_unit.person_column ({unit.person_column!r}) must be one of the identifier columns"
+        )
+    # the same person-level bound as every fit, before anything is measured
+    frame = bound_rows_per_person(frame, unit).frame
     categorical = [c for c in columns if c not in numeric and c not in identifiers]
     queries = len(categorical) + len(numeric)
     if queries == 0:
@@ -98,7 +120,7 @@ def discover_schema(
         data[col] = pl.Series(col, values.round().astype(np.int64) if spec.integer else values)
     context = dp.Context.compositor(
         data=pl.LazyFrame(data),
-        privacy_unit=dp.unit_of(contributions=1),
+        privacy_unit=dp.unit_of(contributions=unit.max_rows),
         privacy_loss=dp.loss_of(rho=budget.rho, delta=delta),
         margins=[dp.polars.Margin(max_length=MAX_ROWS)],
     )
@@ -108,6 +130,7 @@ def discover_schema(
     per_query = {"rho": budget.rho * (1 - SLACK) / queries, "delta": delta * (1 - SLACK) / queries}
     alphas = [i / bins for i in range(1, bins)]
     out: list[Column] = []
+    thresholds: dict[str, int] = {}
     for col in columns:
         if col in identifiers:
             out.append(Column(name=col, kind="categorical", role="identifier"))
@@ -125,7 +148,10 @@ def discover_schema(
             out.append(Column(name=col, kind="numeric", nullable=False, lower=spec.lower, upper=spec.upper, cuts=tuple(cuts), integer=spec.integer))
         else:
             # unsigned counts: a key is released only when its noisy count clears the threshold
-            released = context.query(**per_query).group_by(col).agg(dp.len(signed=False)).release().collect()
+            query = context.query(**per_query).group_by(col).agg(dp.len(signed=False))
+            # OpenDP's threshold for this unit: public (it depends on ρ, δ and the unit only)
+            thresholds[col] = int(query.summarize()["threshold"][0])
+            released = query.release().collect()
             keys = [k for k in released[col].to_list()]
             cats = sorted(k for k in keys if k is not None and k != "")
             if not cats:
@@ -139,11 +165,14 @@ def discover_schema(
         "rho": budget.rho,
         "delta": delta,
         "queries": queries,
+        "contributions": unit.max_rows,
+        "key_thresholds": thresholds,
         "epsilon_at_delta": budget.epsilon(delta) if budget.rho > 0 else 0.0,
     }
     schema = Schema(
         columns=tuple(out),
         name=name,
+        privacy_unit=unit,
         notes=(
             f"Discovered with differential privacy: rho {budget.rho:.6g} (zCDP) plus delta {delta:g} for "
             "key thresholding, spent on this table's budget. Categories held by few people are not listed "

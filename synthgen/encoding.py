@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from synthgen.errors import InvalidInputError, SchemaError
-from synthgen.schema import GRANULARITIES, Column, Schema, normalise_category
+from synthgen.schema import GRANULARITIES, Column, PrivacyUnit, Schema, normalise_category
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -278,15 +278,52 @@ def decode(codes: dict[str, np.ndarray], schema: Schema, rng: np.random.Generato
     return in_schema_order(schema, n, rng, lambda col: decode_column(col, codes[col.name], rng))
 
 
-def bound_contributions(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """Keep at most ``privacy_unit.max_rows`` rows per person, before anything is measured.
+@dataclass(frozen=True)
+class BoundedRows:
+    """The table after the person-level bound, and how many rows the bound set aside.
+
+    The two counts are exact statistics of the private table: they are for the data owner and
+    the privacy officers reviewing the dataset only, and must never reach a model file, a
+    manifest, an ML-team card or a log line.
+    """
+
+    frame: pd.DataFrame
+    rows_over_limit: int  # rows beyond max_rows of their person
+    rows_without_person: int  # rows whose person id is missing (left out, never pooled)
+
+    @property
+    def rows_set_aside(self) -> int:
+        return self.rows_over_limit + self.rows_without_person
+
+
+def bound_rows_per_person(frame: pd.DataFrame, unit: PrivacyUnit) -> BoundedRows:
+    """Keep at most ``unit.max_rows`` rows per person, before anything is measured.
 
     The first rows of each person in table order are kept. Which rows of one person are kept
     depends only on that person's own rows, so adding or removing a person changes at most
     ``max_rows`` rows of the result: exactly the symmetric distance the accounting declares.
+
+    Rows whose person id is missing (None, NaN, empty) are left out. Pooling them as one
+    "person" would break the bound: which of the pooled rows are kept would depend on other
+    people's rows, so adding one person could swap a kept row for another (a distance of 2 where
+    OpenDP is told 1). Treating each as its own person would be unsound too, since nothing
+    says the rows are not one person's. Leaving them out is a row-wise filter on the person's
+    own data, so the declared distance still holds.
     """
-    unit = schema.privacy_unit
     if unit.person_column is None:
-        return frame
-    rank = frame.groupby(frame[unit.person_column].map(normalise_category), sort=False, dropna=False).cumcount()
-    return frame[rank.to_numpy() < unit.max_rows]
+        return BoundedRows(frame, 0, 0)
+    person = frame[unit.person_column].map(normalise_category).reset_index(drop=True)
+    identified = person.notna().to_numpy()
+    rank = np.zeros(len(person), dtype=np.int64)
+    rank[identified] = person[identified].groupby(person[identified], sort=False).cumcount().to_numpy()
+    within = identified & (rank < unit.max_rows)
+    return BoundedRows(
+        frame=frame[within],
+        rows_over_limit=int((identified & ~within).sum()),
+        rows_without_person=int((~identified).sum()),
+    )
+
+
+def bound_contributions(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The table under the schema's person-level bound (see :func:`bound_rows_per_person`)."""
+    return bound_rows_per_person(frame, schema.privacy_unit).frame

@@ -64,6 +64,10 @@ class FittedModel:
     #: non-DP baselines: ``baseline(rows, rng)`` samples the in-memory SDV model (set by
     #: ``synthgen.synthesizers.baselines``, which imports this module, not the other way round)
     baseline: Callable[[int, np.random.Generator], pd.DataFrame] | None = field(default=None, repr=False)
+    #: Exact facts about the private table for its data owner and reviewing privacy officers only
+    #: (how many rows the person-level bound set aside). Never in ``info``, never saved, never
+    #: shown to an ML team: they are not paid from the budget.
+    data_owner_facts: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def dp(self) -> bool:
@@ -216,7 +220,9 @@ def build_info(
         "budget": budget,
         "default_rows": default_rows,
         "default_rows_source": "DP estimate of the table size" if config.dp else "size of the training table (not private)",
-        "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        # the day only: with the request's time, a fit's finishing second would time the fit,
+        # and a fit's duration grows with the private table's size
+        "fitted_on": datetime.now(timezone.utc).date().isoformat(),
         "versions": library_versions(),
         "accounting": details,
     }

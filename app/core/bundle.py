@@ -50,8 +50,13 @@ def charged_privacy(dp: bool, epsilon: float | None, delta: float | None, rho: f
     }
 
 
-def build_manifest(release, *, dataset_name: str, requester: str, approver: str | None) -> dict[str, Any]:
-    """Manifest of a release (``release`` is a ``store.Release`` row)."""
+def build_manifest(release, *, dataset_name: str, requester: str, approver: str | None,
+                   schema_review: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Manifest of a release (``release`` is a ``store.Release`` row).
+
+    The schema ships only with its review act (``schema_review``: who, when, from what, how
+    many fields changed); a schema without one is withheld, since nothing then says that its
+    categories and cuts are public knowledge rather than read off the table."""
     artifacts = json.loads(release.artifacts_json or "{}")
     info = json.loads(release.model_info_json or "{}")
     schema = json.loads(release.schema_json)
@@ -63,7 +68,8 @@ def build_manifest(release, *, dataset_name: str, requester: str, approver: str 
         "state": release.state,
         "files": {name: {"sha256": meta["sha256"], "size": meta["size"]}
                   for name, meta in sorted(artifacts.items()) if meta.get("public")},
-        "schema": schema,
+        "schema": schema if schema_review is not None else None,
+        "schema_review": schema_review if schema_review is not None else "withheld: the schema has no recorded review",
         "schema_fingerprint": info.get("schema_fingerprint"),
         "synthesizer": {"name": release.synthesizer, "dp": release.dp, "config": json.loads(release.config_json),
                         "engine": info.get("engine", "memory"),  # where the private rows were counted

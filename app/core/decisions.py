@@ -9,9 +9,12 @@ show them to the owner before and after the request and to the privacy officer a
   evidence of harm. A privacy officer may approve it with a written reason (recorded as an
   override), unless the release's policy says ``allow_inconclusive = false``. The default policy
   allows it.
-* ``fail``, or a baseline without formal privacy: it can only be rejected, unless the release's
-  policy says ``allow_override = true``; then a privacy officer may approve it with a written
-  reason.
+* ``fail``: it can only be rejected, unless the release's policy says ``allow_override = true``;
+  then a privacy officer may approve it with a written reason.
+* A baseline without formal privacy: it can only be rejected, whatever the policy. Every dataset
+  has a DP budget, and a baseline's output carries exact statistics of the table that no budget
+  pays for; publishing it would void the ε every other release of the dataset claims, so it stays
+  evaluation-only (its card is there to compare with the DP releases').
 
 Whoever decides, separation of duties holds: nobody approves or publishes a release they
 requested, whatever their role is now (``authz.four_eyes_check`` by user id).
@@ -57,15 +60,11 @@ def decision_rule(*, dp: bool, verdict: str | None, policy: dict[str, Any] | Non
     """The decision rule of an evaluated release (see the module docstring)."""
     officer = "a privacy officer (not the person who requested it)"
     if not dp:
-        if _policy_flag(policy, "allow_override"):
-            return DecisionRule("approve_with_reason", True,
-                                "it has no formal privacy guarantee (a baseline synthesizer); its policy allows an "
-                                "approval with a written reason",
-                                f"{officer} decides: approve with a written reason, or reject")
         return DecisionRule("reject_only", False,
-                            "it has no formal privacy guarantee (a baseline synthesizer) and its policy does not allow "
-                            "an override",
-                            f"it can only be rejected; {officer} will close it")
+                            "it has no formal privacy guarantee (a baseline synthesizer): baselines are evaluation-only, "
+                            "since publishing one would void the dataset's ε guarantee",
+                            f"it can only be rejected; {officer} will close it. Compare its card with the DP "
+                            "releases', then request a DP release (AIM or MST) to share")
     if verdict == "pass":
         return DecisionRule("approve", False, "every gate passed",
                             f"{officer} reviews it and approves or rejects it")

@@ -24,6 +24,7 @@ fits the synthesizer, samples and evaluates. Tests inject tiny deterministic pip
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -44,6 +45,8 @@ from app.core.store import Dataset, Job, Release, lock_for_update
 from synthgen.budget import PrivacyBudget
 from synthgen.errors import InvalidInputError, SynthgenError
 from synthgen.io import table_to_bytes
+
+logger = logging.getLogger(__name__)
 
 JOB_KIND = "fit_evaluate"
 #: Attempts a job gets when its worker dies under it (SIGKILL, OOM, host restart) before it is
@@ -104,6 +107,22 @@ def _build_config(name: str, options: dict[str, Any]):
 # --------------------------------------------------------------------------------------------
 
 
+def with_data_owner_facts(report, facts: dict[str, int]):
+    """The full report with what the person-level bound set aside, for the data owner and the
+    privacy officers reviewing the dataset: they read the full report and card; ML teams get
+    the ML view, which carries neither notes nor sampling facts. Exact counts of the private
+    table, so never in the model info, the manifest or the ML-team card."""
+    import dataclasses
+
+    if not facts:
+        return report
+    note = (f"person-level bound: {facts['rows_set_aside_by_person_bound']} training rows set aside "
+            f"({facts['rows_over_person_limit']} beyond the rows allowed per person, "
+            f"{facts['rows_without_person_id']} without a person id); data owner and reviewing officers only")
+    return dataclasses.replace(report, notes=(*report.notes, note),
+                               sampling={**report.sampling, "person_bound": dict(facts)})
+
+
 def default_pipeline(inp: JobInput) -> JobOutput:
     import numpy as np
 
@@ -128,12 +147,15 @@ def default_pipeline(inp: JobInput) -> JobOutput:
     extra = {"n_attacks": inp.n_attacks} if inp.n_attacks else {}
     report = evaluation.evaluate(inp.train, synthetic, inp.control, schema, policy=policy, rng=rng,
                                  target=inp.target, privacy=privacy, progress=sub(0.7, 0.95), **extra)
+    report = with_data_owner_facts(report, model.data_owner_facts)
+    logger.info("release %s: evaluation timings %s", inp.release_id, report.timings)  # the log, never an artefact
     from evaluation.card import render_html
 
     return JobOutput(
         synthetic=synthetic,
         verdict=report.overall_verdict,
-        report=report.to_dict(),
+        # no timings in the stored report: durations grow with the private table's size
+        report=report.to_dict(include_timings=False),
         card_full_html=render_html(report, audience="full"),
         card_ml_html=render_html(report, audience="ml"),
         model_info=dict(model.info),

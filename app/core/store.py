@@ -213,6 +213,45 @@ class ReleaseView(Base):
     first_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
+class BudgetRaise(Base):
+    """A data owner's request to raise a dataset's lifetime budget, and its decision.
+
+    Raising the budget lets more about the table be released, so it is a privacy decision: it
+    takes effect only when a privacy officer of the dataset (not the requester) approves it.
+    Lowering needs no approval (it only ever reduces exposure)."""
+
+    __tablename__ = "budget_raises"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    old_rho: Mapped[float] = mapped_column(Float)
+    new_rho: Mapped[float] = mapped_column(Float)
+    new_epsilon: Mapped[float] = mapped_column(Float)  # at the dataset's δ, as asked
+    state: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class SchemaReview(Base):
+    """The act of reviewing a dataset's schema: who saved it as reviewed, when, from which draft,
+    and what they changed. A release can only use a schema with a review (by fingerprint)."""
+
+    __tablename__ = "schema_reviews"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    # what the reviewed schema started from: private_draft | dp_discovery | previous_schema | none
+    source: Mapped[str] = mapped_column(String(32))
+    changes_json: Mapped[str] = mapped_column(Text)  # [{"column", "field", "draft", "reviewed"}, ...]
+
+
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_state_id", "state", "id"), {"sqlite_autoincrement": True})

@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from synthgen.budget import PrivacyBudget
-from synthgen.encoding import check_columns_present
+from synthgen.encoding import BoundedRows, check_columns_present
 from synthgen.errors import BudgetError, InvalidInputError
 from synthgen.model import FittedModel, build_info
 from synthgen.schema import Schema
@@ -33,6 +33,16 @@ __all__ = [
 
 #: A synthesizer model above this many cells would not fit in memory on a 2-core/24 GB machine.
 MAX_DOMAIN_CELLS_PER_PAIR = 1_000_000
+
+
+def person_bound_facts(bounded: BoundedRows) -> dict[str, int]:
+    """What the person-level bound set aside: exact counts of the private table, for the data
+    owner and the privacy officers reviewing the dataset only (never saved with the model)."""
+    return {
+        "rows_set_aside_by_person_bound": bounded.rows_set_aside,
+        "rows_over_person_limit": bounded.rows_over_limit,
+        "rows_without_person_id": bounded.rows_without_person,
+    }
 
 
 def check_fit_inputs(schema: Schema, config: SynthesizerConfig, budget: PrivacyBudget | None) -> None:
@@ -82,20 +92,23 @@ def fit(
     if isinstance(config, (MST, AIM)):
         from synthgen.synthesizers.marginal import fit_marginal
 
-        sampler, estimated_rows, details = fit_marginal(frame, schema, config, budget, progress=progress)
-        return _marginal_model(schema, config, budget, sampler, estimated_rows, details, progress)
+        sampler, estimated_rows, details, bounded = fit_marginal(frame, schema, config, budget, progress=progress)
+        return _marginal_model(schema, config, budget, sampler, estimated_rows, details, progress,
+                               data_owner_facts=person_bound_facts(bounded))
     from synthgen.synthesizers.baselines import fit_baseline
 
     return fit_baseline(frame, schema, config, progress=progress, rng=rng)
 
 
-def _marginal_model(schema, config, budget, sampler, estimated_rows, details, progress) -> FittedModel:
+def _marginal_model(schema, config, budget, sampler, estimated_rows, details, progress, *,
+                    data_owner_facts=None) -> FittedModel:
     spent = {"rho": details["rho_consumed"], "rho_requested": budget.rho}
     info = build_info(schema=schema, config=config, budget=spent, default_rows=estimated_rows, details=details)
     info["engine"] = details.get("engine", "memory")
     if progress:
         progress(1.0, "done")
-    return FittedModel(schema=schema, config=config, info=info, sampler=sampler)
+    return FittedModel(schema=schema, config=config, info=info, sampler=sampler,
+                       **({} if data_owner_facts is None else {"data_owner_facts": data_owner_facts}))
 
 
 def fit_file(

@@ -9,7 +9,12 @@ Privacy reasoning, end to end:
   (ε, δ) is converted to ρ once, by OpenDP's conversion, in :class:`synthgen.budget.PrivacyBudget`.
 * The privacy unit is one row, or, when the schema names a person column, one person with at most
   ``max_rows`` rows: rows beyond that are dropped per person *before* encoding, and OpenDP is told
-  ``contributions = max_rows`` so that every sensitivity is multiplied accordingly.
+  ``contributions = max_rows`` so that every sensitivity is multiplied accordingly. Rows with
+  no person id are left out (never pooled into one "person"; see
+  :func:`synthgen.encoding.bound_rows_per_person`). How many rows the bound set aside is exact,
+  so it goes to the data owner only (``FittedModel.data_owner_facts``), never into the model.
+* No timing of the fit is recorded in the model: how long a fit takes grows with the table's
+  size, so a duration in a shipped file would be an unpaid statistic of the private table.
 * The number of rows is never passed in: the model's total is OpenDP's noisy estimate, and it is
   the default number of synthetic rows.
 * The budget recorded in the model is what OpenDP's compositor reports as consumed.
@@ -17,6 +22,7 @@ Privacy reasoning, end to end:
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable
 
@@ -24,12 +30,13 @@ import numpy as np
 import pandas as pd
 
 from synthgen.budget import PrivacyBudget
-from synthgen.encoding import bound_contributions, encode
+from synthgen.encoding import BoundedRows, bound_rows_per_person, encode
 from synthgen.errors import InternalError, SynthgenError
 from synthgen.sampler import CompiledSampler, compile_mrf
 from synthgen.schema import Schema
 from synthgen.synthesizers.config import AIM, MST
 
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 
@@ -186,20 +193,22 @@ def fit_marginal(
     budget: PrivacyBudget,
     *,
     progress: Progress | None = None,
-) -> tuple[CompiledSampler, float, dict[str, Any]]:
-    """Fit AIM or MST on an in-memory table; return the compiled sampler, the DP row estimate and
-    accounting details.
+) -> tuple[CompiledSampler, float, dict[str, Any], BoundedRows]:
+    """Fit AIM or MST; return the compiled sampler, the DP row estimate, accounting details and
+    the person-level bound's outcome (its counts are for the data owner only).
 
     Called by :func:`synthgen.synthesizers.fit` only, after ``check_fit_inputs`` checked the
     budget (a positive PrivacyBudget) and the schema before the private table was read."""
     import polars as pl
 
     (progress or (lambda f, m: None))(0.02, "encoding the table with the public schema")
-    bounded = bound_contributions(frame, schema)
-    encoded = encode(bounded, schema)
+    bounded = bound_rows_per_person(frame, schema.privacy_unit)
+    encoded = encode(bounded.frame, schema)
     # Only these integer columns reach OpenDP; identifiers are not among them.
     data = pl.LazyFrame({name: pl.Series(name, codes, dtype=pl.Int64) for name, codes in encoded.codes.items()})
-    return fit_marginal_encoded(data, schema, config, budget, progress=progress, engine="memory")
+    sampler, estimated_rows, details = fit_marginal_encoded(data, schema, config, budget, progress=progress,
+                                                            engine="memory")
+    return sampler, estimated_rows, details, bounded
 
 
 def fit_marginal_encoded(
@@ -238,7 +247,7 @@ def fit_marginal_encoded(
         config.estimation_iters, on_fit, numpy_projection=isinstance(config, AIM), on_iteration=on_iteration
     )
     report(0.05, f"measuring with OpenDP ({config.name.upper()}, rho={budget.rho:.6g}, engine {engine})")
-    started = time.monotonic()
+    started = time.monotonic()  # for the log only (see the module docstring)
     algorithm = _algorithm(config, estimator, len(columns))
     if counter is not None:
         if not isinstance(config, MST):
@@ -271,7 +280,7 @@ def fit_marginal_encoded(
         "contributions": contributions,
         "rho_consumed": consumed,
         "measured_cliques": [list(c) for c in table.marginals.cliques()],
-        "fit_seconds": round(time.monotonic() - started, 3),
         "engine": engine,
     }
+    logger.info("%s fitted in %.1f s", config.name.upper(), time.monotonic() - started)
     return sampler, estimated_rows, details

@@ -92,7 +92,8 @@ def test_failed_gate_and_non_dp_need_explicit_override(platform):
     assert rel.state == "approved" and rel.override
     nondp = evaluated_release(platform, team, ds, synthesizer="gaussian_copula", epsilon=None)
     assert not nondp.dp and nondp.rho is None
-    with pytest.raises(ApprovalRefusedError, match="no formal privacy guarantee"):
+    # never approved, whatever the policy: evaluation-only
+    with pytest.raises(ApprovalRefusedError, match="no formal privacy guarantee.*evaluation-only"):
         platform.approve(team.officer, nondp.id, "baseline", override=True)
     assert platform.reject(team.officer, nondp.id, "not DP").state == "rejected"
 
@@ -169,7 +170,10 @@ def test_budget_exceeded_on_request_stores_nothing(platform):
     assert len(platform.list_releases(team.owner, dataset_id=ds.id)) == 1
     with pytest.raises(Exception):
         platform.set_budget(team.owner, ds.id, 0.5)  # below what is reserved
-    assert platform.set_budget(team.owner, ds.id, 2.0).total.epsilon(1e-6) == pytest.approx(2.0, rel=1e-6)
+    asked = platform.set_budget(team.owner, ds.id, 2.0)  # a raise waits for a privacy officer
+    assert asked.total.epsilon(1e-6) == pytest.approx(1.0, rel=1e-6) and asked.pending_raise.epsilon == 2.0
+    approved = platform.approve_budget_raise(team.officer, asked.pending_raise.id)
+    assert approved.total.epsilon(1e-6) == pytest.approx(2.0, rel=1e-6) and approved.pending_raise is None
 
 
 def test_login_throttling_sessions_disable_and_role_change(platform):

@@ -23,8 +23,8 @@ from tests.app_ui.ui_helpers import TITANIC_SCHEMA
     (True, "inconclusive", {"allow_inconclusive": False}, "reject_only"),
     (True, "fail", {}, "reject_only"),
     (True, "fail", {"allow_override": True}, "approve_with_reason"),
-    (False, "pass", {}, "reject_only"),  # no formal privacy: an override is needed
-    (False, "pass", {"allow_override": True}, "approve_with_reason"),
+    (False, "pass", {}, "reject_only"),  # no formal privacy: evaluation-only
+    (False, "pass", {"allow_override": True}, "reject_only"),  # whatever the policy says
 ])
 def test_every_evaluated_release_has_a_decision(dp, verdict, policy, kind):
     rule = decision_rule(dp=dp, verdict=verdict, policy=policy)

@@ -213,6 +213,11 @@ def test_owner_sets_budget(platform, team, world):
     at.number_input(key=f"budget_total_{ds.id}").set_value(12.0)
     at.button[[b.label for b in at.button].index("Set budget")].click().run()
     assert not at.exception
+    # a raise waits for a privacy officer; the page says so
+    pending = platform.budget_summary(team.owner, ds.id).pending_raise
+    assert pending is not None and pending.epsilon == 12.0
+    assert "waiting for a privacy officer" in texts(at)
+    platform.approve_budget_raise(team.officer, pending.id)
     assert abs(platform.budget_summary(team.owner, ds.id).epsilon("total") - 12.0) < 1e-6
 
 

@@ -132,3 +132,28 @@ def test_cli_draft_fit_sample_round_trip(tmp_path):
     from synthgen.encoding import encode
 
     encode(out, schema, strict=True)
+
+
+@pytest.mark.slow
+def test_dp_discovery_measures_with_the_person_unit_and_its_threshold():
+    """One person holds 60 rows of a rare category. Measured with contributions=1 (the old
+    code) its count clears a one-row threshold; under the dataset's unit (at most 3 rows per
+    person) the person is bounded to 3 rows and the threshold is OpenDP's for 3 contributions."""
+    from synthgen.schema import PrivacyUnit
+
+    rng = np.random.default_rng(0)
+    frame = _table(3000, rng)
+    heavy = pd.DataFrame({"id": [-1] * 60, "colour": ["held-by-one-heavy-person"] * 60, "age": [40] * 60})
+    frame = pd.concat([frame, heavy], ignore_index=True)
+    budget, delta = PrivacyBudget.from_epsilon(1.0, 1e-8), 1e-8
+    kwargs = dict(numeric={"age": NumericSpec(0, 100)}, identifiers=["id"], budget=budget, delta=delta)
+    schema, accounting = discover_schema(frame, privacy_unit=PrivacyUnit("id", 3), **kwargs)
+    _, row_level = discover_schema(_table(3000, rng), **kwargs)
+    assert set(schema.column("colour").categories) == {"red", "green", "blue"}
+    assert schema.privacy_unit == PrivacyUnit("id", 3)
+    assert accounting["contributions"] == 3 and row_level["contributions"] == 1
+    # the threshold protects a person who adds up to 3 to each of 3 counts: far above 3 rows
+    # and above the one-row threshold at the same budget
+    assert accounting["key_thresholds"]["colour"] > row_level["key_thresholds"]["colour"] > 3
+    with pytest.raises(InvalidInputError, match="person_column"):
+        discover_schema(frame, privacy_unit=PrivacyUnit("colour", 3), **kwargs)

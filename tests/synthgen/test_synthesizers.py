@@ -82,7 +82,7 @@ def test_neighbouring_datasets_give_identical_metadata(monkeypatch, config):
     # output), so "AIM round n" messages may differ between runs; everything else must not.
     adaptive = lambda ms: [m for m in ms if not m[1].startswith("AIM round")]
     assert adaptive(messages_d) == adaptive(messages_c)
-    volatile = {"fitted_at", "accounting", "default_rows", "budget"}
+    volatile = {"fitted_on", "accounting", "default_rows", "budget"}
     assert {k: v for k, v in model_d.info.items() if k not in volatile} == {k: v for k, v in model_c.info.items() if k not in volatile}
     # the default row count is OpenDP's noisy estimate of the size, never len(data)
     assert model_d.info["default_rows"] == call_d["model_total"]

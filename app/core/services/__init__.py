@@ -51,6 +51,7 @@ from app.core.services.types import (
     AuthenticationError,
     BudgetSummary,
     DatabaseBusyError,
+    PendingBudgetRaise,
     DatasetInfo,
     Download,
     DownloadFormat,
@@ -65,7 +66,7 @@ from app.core.services.types import (
 
 __all__ = [
     "API_TOKEN_ACTIONS", "Actor", "ApiTokenInfo", "ApprovalRefusedError", "Audience", "AuthenticationError",
-    "BudgetSummary", "DatabaseBusyError", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
+    "BudgetSummary", "DatabaseBusyError", "PendingBudgetRaise", "DatasetInfo", "Download", "DownloadFormat", "DraftSchema", "IllegalTransitionError", "JobInfo",
     "NotFoundError", "Operation", "PermissionDeniedError", "Platform", "ReleaseInfo", "Runtime", "SelfApprovalError",
     "SessionInfo", "ThrottledError", "UserInfo",
 ]

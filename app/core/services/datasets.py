@@ -24,7 +24,7 @@ from sqlalchemy import select
 from app.core import crypto
 from app.core import releases as rel_sm
 from app.core.authz import PermissionDeniedError, authorize
-from app.core.services import views
+from app.core.services import schema_reviews, views
 from app.core.services.inputs import NAME_MAX, clean_text
 from app.core.services.schemas import check_schema_columns
 from app.core.services.types import Actor, DatasetInfo
@@ -81,6 +81,7 @@ class Datasets:
             if len(frame) < MIN_ROWS:
                 raise InvalidInputError(f"the table must have at least {MIN_ROWS} rows to split off a control set")
             schema_text = None
+            schema = private_draft = None
             if schema_json is not None:
                 schema = Schema.from_json(schema_json)
                 check_schema_columns(schema, [str(c) for c in frame.columns])
@@ -94,6 +95,10 @@ class Datasets:
             train = frame.iloc[np.sort(perm[n_control:])].reset_index(drop=True)
             train_bytes = table_to_bytes(train, "parquet")
             control_bytes = table_to_bytes(control, "parquet")
+            if schema is not None and not schema.derived_from_private_data:
+                from synthgen.draft import draft_schema
+
+                private_draft = draft_schema(train, name=name)  # to record what equals the table's own values
             del frame, train, control
             s = op.session
             storage = f"datasets/{secrets.token_hex(8)}"
@@ -102,6 +107,10 @@ class Datasets:
                          storage_dir=storage, split_seed=seed)
             s.add(ds)
             s.flush()
+            if schema is not None and not schema.derived_from_private_data:
+                # the owner supplied this schema as reviewed: that is the review act
+                schema_reviews.record(s, dataset_id=ds.id, reviewer_id=op.user.id, schema=schema, source="none",
+                                      draft=None, private_draft=private_draft, now=self.rt.now())
             data_key = crypto.new_data_key()
             ds.wrapped_data_key = crypto.wrap_data_key(self.rt.vault.master, data_key, str(ds.id))
             ds.master_key_id = self.rt.vault.master.key_id

@@ -11,8 +11,20 @@ Rules kept here:
 * Nobody publishes a release they requested either, whatever their role is now.
 * Which releases may be approved, and which only with ``override=True`` and a written reason,
   is one rule: :func:`app.core.decisions.decision_rule` (pass: approve; inconclusive: approve
-  with a reason unless the policy says otherwise; fail or no formal privacy: reject only unless
-  the policy allows an override).
+  with a reason unless the policy says otherwise; fail: reject only unless the policy allows an
+  override; no formal privacy: reject only).
+* A non-DP baseline is never approved (so never published or downloaded): every dataset has a
+  DP budget, and a baseline's output carries exact statistics of the table (row count, min/max, rare
+  values) that no budget pays for, so publishing it would void the ε every other release of the
+  dataset claims. It stays evaluation-only: the owner and the reviewing officers compare its
+  card with the DP releases'. (The alternative, publishing with the dataset's guarantee marked
+  void everywhere and a second approver, would turn every DP release of the dataset into one
+  without a guarantee, and every screen showing ε would have to say so; one refusal here keeps
+  the ledger's ε true.)
+* What ML teams read as the approval reason (the release's ``reason``, the manifest) is one of
+  :data:`APPROVAL_REASONS`, never the officer's free text: a free-text reason written while
+  looking at the full report can quote real-side figures. The officer's note stays in the audit
+  log, which only privacy officers and administrators read.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from app.core.services import views
 from app.core.services.inputs import clean_text
 from app.core.services.types import Actor, ApprovalRefusedError, ReleaseInfo
 from app.core.store import AuditRow, Dataset
+from synthgen.errors import InvalidInputError
 
 #: Audited actions that show a user the raw data of a dataset (or what is derived from it without
 #: differential privacy): the upload itself, the draft schema, editing the schema beside it.
@@ -41,21 +54,46 @@ class SeparationOfDutiesError(PermissionDeniedError):
 if TYPE_CHECKING:
     from app.core.services.runtime import Runtime
 
+#: The statements an ML team may read as the reason of an approval (code -> text).
+APPROVAL_REASONS: dict[str, str] = {
+    "gates_passed": "Approved: the evaluation passed every gate of the release policy.",
+    "override_utility": "Approved with an override: a utility gate did not pass; the privacy gates and the DP "
+                        "guarantee are unaffected.",
+    "override_reviewed": "Approved with an override: a gate did not pass or was inconclusive; a privacy officer "
+                         "reviewed the evaluation and accepted it.",
+}
+
+
+def check_reason_code(code: object, *, override: bool) -> str:
+    """The listed reason an approval shows; defaults from the decision (pass or override)."""
+    if code is None:
+        return "override_reviewed" if override else "gates_passed"
+    if not isinstance(code, str) or code not in APPROVAL_REASONS:
+        raise InvalidInputError(f"reason_code ({str(code)[:40]!r}) must be one of {', '.join(APPROVAL_REASONS)}")
+    if (code == "gates_passed") == override:
+        raise InvalidInputError(f"reason_code ({code!r}) does not match the decision: "
+                                f"{'an override' if override else 'every gate passed'}")
+    return code
+
 
 class Decisions:
     def __init__(self, rt: "Runtime"):
         self.rt = rt
 
-    def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False) -> ReleaseInfo:
-        """privacy_officer, not the requester (four-eyes). Which releases may be approved, and
-        which need ``override=True`` with a written reason: :mod:`app.core.decisions`."""
+    def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False,
+                reason_code: str | None = None) -> ReleaseInfo:
+        """privacy_officer, not the requester (four-eyes), who never had raw access to the dataset.
+        Which releases may be approved, and which need ``override=True`` with a written reason:
+        :mod:`app.core.decisions` (a non-DP baseline never: it is evaluation-only). ``reason`` is
+        the officer's note (audit log only); the release shows the listed statement
+        ``reason_code`` (default: from the decision)."""
         with self.rt.op(actor, "approve", f"release:{release_id}") as op:
             s = op.session
             rel = self.rt.authorize_release(op, "approve", release_id)
             four_eyes_check(rel.requester_id, op.user.id)
             self._check_no_raw_access(s, op.user, rel.dataset_id)
             rel_sm.check(rel, "approve")
-            reason = clean_text(reason, "reason")
+            note = clean_text(reason, "reason")
             rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=json.loads(rel.policy_json))
             if rule.kind == "reject_only":
                 raise ApprovalRefusedError(f"release {rel.id} cannot be approved: {rule.reason}; it can only be "
@@ -63,8 +101,10 @@ class Decisions:
             if rule.needs_override and override is not True:
                 raise ApprovalRefusedError(f"release {rel.id} needs an explicit override to be approved ({rule.reason}): "
                                            "tick the override (override=True) and give a written reason")
-            rel_sm.approve(s, rel, approver_id=op.user.id, reason=reason, override=rule.needs_override)
-            op.details.update(verdict=rel.verdict, override=rule.needs_override, dp=rel.dp)
+            code = check_reason_code(reason_code, override=rule.needs_override)
+            rel_sm.approve(s, rel, approver_id=op.user.id, reason=APPROVAL_REASONS[code], override=rule.needs_override)
+            op.details.update(verdict=rel.verdict, override=rule.needs_override, dp=rel.dp, reason_code=code,
+                              note=note[:500])
             return views.release_info(s, rel)
 
     @staticmethod

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.core import crypto
 from app.core.bundle import FORMAT_FILES, build_bundle, build_manifest, download_name, manifest_bytes
 from app.core.releases import DOWNLOADABLE
+from app.core.services import schema_reviews
 from app.core.services.inputs import sha256_hex
 from app.core.services.runtime import Operation
 from app.core.services.types import Actor, Download, DownloadFormat, NotFoundError
@@ -46,8 +47,10 @@ class Downloads:
 
     def _manifest(self, s: Session, rel: Release) -> dict[str, Any]:
         ds = s.get(Dataset, rel.dataset_id)
+        review = schema_reviews.for_schema_json(s, rel.dataset_id, rel.schema_json)
         return build_manifest(rel, dataset_name=ds.name, requester=s.get(User, rel.requester_id).username,
-                              approver=s.get(User, rel.approver_id).username if rel.approver_id else None)
+                              approver=s.get(User, rel.approver_id).username if rel.approver_id else None,
+                              schema_review=schema_reviews.public_record(s, review) if review is not None else None)
 
     def download(self, actor: Actor, release_id: int, fmt: DownloadFormat = "bundle") -> Download:
         """Approved or published releases only: ``csv``/``parquet`` synthetic table, ``card``

@@ -250,15 +250,20 @@ class Platform:
 
     def discover_schema(self, actor: Actor, dataset_id: int, epsilon: float, *,
                         numeric: dict[str, Any] | None = None, identifiers: list[str] | tuple[str, ...] | None = None,
-                        bins: int = 8) -> DatasetInfo:
-        return self.schemas.discover_schema(actor, dataset_id, epsilon, numeric=numeric, identifiers=identifiers, bins=bins)
+                        bins: int = 8, privacy_unit: dict[str, Any] | None = None) -> DatasetInfo:
+        return self.schemas.discover_schema(actor, dataset_id, epsilon, numeric=numeric, identifiers=identifiers,
+                                            bins=bins, privacy_unit=privacy_unit)
 
     def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
         return self.schemas.discard_schema_draft(actor, dataset_id)
 
     def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False,
-                      reviewed: bool | None = None) -> DatasetInfo:
-        return self.schemas.update_schema(actor, dataset_id, schema_json, clear_draft=clear_draft, reviewed=reviewed)
+                      reviewed: bool | None = None, draft_json: str | None = None) -> DatasetInfo:
+        return self.schemas.update_schema(actor, dataset_id, schema_json, clear_draft=clear_draft, reviewed=reviewed,
+                                          draft_json=draft_json)
+
+    def schema_review(self, actor: Actor, dataset_id: int) -> dict[str, Any] | None:
+        return self.schemas.schema_review(actor, dataset_id)
 
     # -- budgets -------------------------------------------------------------------------------
     def set_budget(self, actor: Actor, dataset_id: int, budget_epsilon: float) -> BudgetSummary:
@@ -269,6 +274,11 @@ class Platform:
 
     def budget_history(self, actor: Actor, dataset_id: int) -> list[tuple[datetime, float]]:
         return self.budgets.budget_history(actor, dataset_id)
+    def approve_budget_raise(self, actor: Actor, raise_id: int) -> BudgetSummary:
+        return self.budgets.approve_budget_raise(actor, raise_id)
+
+    def reject_budget_raise(self, actor: Actor, raise_id: int) -> BudgetSummary:
+        return self.budgets.reject_budget_raise(actor, raise_id)
 
     # -- releases ------------------------------------------------------------------------------
     def request_release(self, actor: Actor, dataset_id: int, *, synthesizer: str, epsilon: float | None,
@@ -296,8 +306,9 @@ class Platform:
         return self.releases.get_risk_report(actor, release_id)
 
     # -- decisions -----------------------------------------------------------------------------
-    def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False) -> ReleaseInfo:
-        return self.decisions.approve(actor, release_id, reason, override=override)
+    def approve(self, actor: Actor, release_id: int, reason: str, *, override: bool = False,
+                reason_code: str | None = None) -> ReleaseInfo:
+        return self.decisions.approve(actor, release_id, reason, override=override, reason_code=reason_code)
 
     def reject(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
         return self.decisions.reject(actor, release_id, reason)

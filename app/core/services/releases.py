@@ -6,7 +6,8 @@ Rules kept here:
 * A request is checked completely (synthesizer, ε, δ, rows, target, options, policy) and its
   cost reserved in the ledger under the dataset's lock in one transaction: over budget raises
   ``BudgetExceededError`` and stores nothing. A reservation is never refunded.
-* Only a reviewed schema (``derived_from_private_data`` cleared) can be used for a release.
+* Only a reviewed schema (``derived_from_private_data`` cleared, and the review recorded as an
+  act: :mod:`app.core.services.schema_reviews`) can be used for a release.
 * Which releases a user may see is decided here (:meth:`Releases.visible_release`,
   :meth:`Releases.list_releases`): roles that may not see unapproved releases of a dataset see
   only approved and published ones, and a release they may not see is reported as such, never
@@ -29,7 +30,7 @@ from app.core.authz import PermissionDeniedError, scope_for
 from app.core.decisions import POLICY_DEFAULTS
 from app.core.releases import DOWNLOADABLE
 from app.core.reviewers import require_reviewer
-from app.core.services import views
+from app.core.services import schema_reviews, views
 from app.core.services.runtime import Operation, with_retries
 from app.core.services.types import Actor, Audience, ReleaseInfo
 from app.core.store import Dataset, Job, Membership, Release, ReleaseView, User, UserSession, lock_for_update
@@ -110,6 +111,10 @@ class Releases:
                 raise InvalidInputError(
                     f"dataset {ds.id}'s schema is flagged derived_from_private_data: review it (bounds and categories "
                     "from public knowledge) and save it with the flag cleared before requesting a release")
+            if schema_reviews.for_schema_json(s, ds.id, ds.schema_json) is None:
+                raise InvalidInputError(
+                    f"dataset {ds.id}'s schema has no recorded review: the owner must save it as reviewed "
+                    "(a schema review records who reviewed it, when and what changed) before a release")
             rho = None
             if dp:
                 if epsilon is None:

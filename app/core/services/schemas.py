@@ -17,7 +17,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from app.core import ledger
-from app.core.services import views
+from app.core.services import schema_reviews, views
 from app.core.services.types import Actor, DatasetInfo, DraftSchema
 from synthgen.budget import PrivacyBudget
 from synthgen.errors import InvalidInputError, SchemaError
@@ -100,7 +100,7 @@ class Schemas:
 
     def discover_schema(self, actor: Actor, dataset_id: int, epsilon: float, *,
                         numeric: dict[str, Any] | None = None, identifiers: list[str] | tuple[str, ...] | None = None,
-                        bins: int = 8) -> DatasetInfo:
+                        bins: int = 8, privacy_unit: dict[str, Any] | None = None) -> DatasetInfo:
         """Release a schema of the dataset with differential privacy (``synthgen.discovery``) and
         store it as a draft for the owner to review (``DatasetInfo.schema_draft_json``).
 
@@ -116,6 +116,10 @@ class Schemas:
         happens next (an error that depends on the noisy output, a crash). Key thresholding
         also needs a δ: it uses the dataset's δ, recorded in the audit entry and the draft's notes.
 
+        Privacy unit: ``privacy_unit`` (``{"person_column", "max_rows"}``) or, by default, the
+        one the dataset's current schema declares; discovery measures with that unit's
+        contributions, since the budget it is charged to protects that unit.
+
         Audit: one ``discover_schema`` entry when the budget is charged (stage ``charged``: ε,
         δ, ρ, ledger entry), one when the draft is stored (stage ``stored``) or, if the
         computation fails, a failed entry (stage ``computing``)."""
@@ -125,6 +129,9 @@ class Schemas:
         with self.rt.op(actor, "discover_schema", target) as op:
             ds = self.rt.authorize_dataset(op, "discover_schema", dataset_id)
             specs, identifiers = self._discovery_inputs(json.loads(ds.columns_json), numeric, identifiers, bins)
+            unit = self._discovery_unit(ds, privacy_unit, json.loads(ds.columns_json), specs)
+            if unit.person_column is not None and unit.person_column not in identifiers:
+                identifiers = [*identifiers, unit.person_column]  # a person id is never measured
             cost = PrivacyBudget.from_epsilon(epsilon, ds.delta)
             # key thresholding's δ is not part of ρ: the ledger records it beside the ρ
             entry = ledger.reserve(op.session, ds.id, cost, None, extra_delta=ds.delta)
@@ -132,13 +139,13 @@ class Schemas:
             entry_id, actor_name = entry.id, op.actor_name
             op.details.update(stage="charged", epsilon=float(epsilon), delta=ds.delta, rho=cost.rho,
                               threshold_delta=ds.delta, ledger_entry=entry_id, numeric=len(specs),
-                              identifiers=len(identifiers), bins=bins)
+                              identifiers=len(identifiers), bins=bins, contributions=unit.max_rows)
         # Committed: the budget is spent from here on, whatever happens below.
         try:
             # discovery itself asks OpenDP for a hair less than ``cost`` (synthgen._opendp.SLACK)
             train, _control = self.rt.vault.load_tables(ds)
             schema, accounting = _discover(train, numeric=specs, identifiers=identifiers, budget=cost,
-                                           delta=ds.delta, bins=bins, name=ds.name)
+                                           delta=ds.delta, bins=bins, name=ds.name, privacy_unit=unit)
             del train, _control
         except BaseException as exc:
             if not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
@@ -154,6 +161,22 @@ class Schemas:
                               fingerprint=schema.fingerprint()[:64])
             return views.dataset_info(op.session, ds)
 
+    @staticmethod
+    def _discovery_unit(ds, privacy_unit: Any, columns: list[str], specs: dict[str, Any]):
+        """The privacy unit a discovery measures with (validated before any budget is touched)."""
+        from synthgen.schema import PrivacyUnit
+
+        if privacy_unit is None:
+            declared = json.loads(ds.schema_json).get("privacy_unit") if ds.schema_json else None
+            privacy_unit = declared or {}
+        if not isinstance(privacy_unit, dict) or set(privacy_unit) - {"person_column", "max_rows"}:
+            raise InvalidInputError("privacy_unit must be an object with person_column and max_rows")
+        unit = PrivacyUnit(**privacy_unit)
+        if unit.person_column is not None and (unit.person_column not in columns or unit.person_column in specs):
+            raise InvalidInputError(f"privacy_unit.person_column ({str(unit.person_column)[:60]!r}) must be a "
+                                    "non-numeric column of the table")
+        return unit
+
     def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
         """Forget the stored DP-discovered draft (its budget stays spent)."""
         with self.rt.op(actor, "discard_schema_draft", f"dataset:{dataset_id}") as op:
@@ -163,13 +186,19 @@ class Schemas:
             return views.dataset_info(op.session, ds)
 
     def update_schema(self, actor: Actor, dataset_id: int, schema_json: str, *, clear_draft: bool = False,
-                      reviewed: bool | None = None) -> DatasetInfo:
+                      reviewed: bool | None = None, draft_json: str | None = None) -> DatasetInfo:
         """Store the owner's schema (validated, must match the table's columns).
-        ``clear_draft``: the owner reviewed the stored DP-discovered draft into this schema,
-        so the draft is removed. ``reviewed``: the owner's explicit statement that every column
-        was reviewed (the dashboard's tick); it sets ``derived_from_private_data`` whatever the
-        JSON says, so a draft can never become "reviewed" by carrying an old flag along. None
+
+        Saving a schema that is not flagged ``derived_from_private_data`` is the review act: it
+        is recorded (:mod:`app.core.services.schema_reviews`) with the reviewer, the time, what
+        it started from and the fields changed. ``clear_draft``: the owner reviewed the stored
+        DP-discovered draft into this schema (the draft is removed); ``draft_json``: the draft
+        read off the private table that the owner started from (``draft_schema``), so the
+        record can say what they changed. ``reviewed``: the owner's explicit statement that every
+        column was reviewed (the dashboard's tick); it sets ``derived_from_private_data`` whatever
+        the JSON says, so a draft can never become "reviewed" by carrying an old flag along. None
         keeps the JSON's own flag (files written and reviewed by hand, CLI, API)."""
+        from synthgen.draft import draft_schema
         from synthgen.schema import Schema
 
         with self.rt.op(actor, "edit_schema", f"dataset:{dataset_id}") as op:
@@ -178,15 +207,43 @@ class Schemas:
                 raise InvalidInputError("schema_json must be JSON text")
             if reviewed is not None and not isinstance(reviewed, bool):
                 raise InvalidInputError(f"reviewed ({reviewed!r}) must be true, false or None")
+            if draft_json is not None and not isinstance(draft_json, str):
+                raise InvalidInputError("draft_json must be JSON text or None")
             schema = Schema.from_json(schema_json)
             if reviewed is not None:
                 schema = Schema.from_dict({**schema.to_dict(), "derived_from_private_data": not reviewed})
             check_schema_columns(schema, json.loads(ds.columns_json))
+            if clear_draft and ds.schema_draft_json:
+                source, draft = "dp_discovery", Schema.from_json(ds.schema_draft_json)
+            elif draft_json is not None:
+                source, draft = "private_draft", Schema.from_json(draft_json)
+            elif ds.schema_json:
+                source, draft = "previous_schema", Schema.from_json(ds.schema_json)
+            else:
+                source, draft = "none", None
             ds.schema_json = schema.to_json()
             if clear_draft:
                 ds.schema_draft_json = None
+            reviewed = not schema.derived_from_private_data
             op.details.update(fingerprint=schema.fingerprint()[:64], cleared_draft=bool(clear_draft),
-                              derived_from_private_data=bool(schema.to_dict().get("derived_from_private_data")))
+                              derived_from_private_data=not reviewed)
+            if reviewed:
+                # the table's own draft, so the record can say which values equal the table's
+                train, _control = self.rt.vault.load_tables(ds)
+                private_draft = draft_schema(train, name=ds.name)
+                del train, _control
+                review = schema_reviews.record(op.session, dataset_id=ds.id, reviewer_id=op.user.id, schema=schema,
+                                               source=source, draft=draft, private_draft=private_draft,
+                                               now=self.rt.now())
+                changes = json.loads(review.changes_json)
+                op.details.update(schema_review=review.id, source=source, fields_changed=len(changes["changed"]),
+                                  fields_equal_to_private_table=len(changes["equal_to_private_table"]))
             return views.dataset_info(op.session, ds)
 
-
+    def schema_review(self, actor: Actor, dataset_id: int) -> dict[str, Any] | None:
+        """The review act of the dataset's current schema (None: not reviewed), for the data
+        owner and the privacy officers reviewing the dataset (``view_risk_report``)."""
+        with self.rt.op(actor, "view_schema_review", f"dataset:{dataset_id}", audit=False) as op:
+            ds = self.rt.authorize_dataset(op, "view_risk_report", dataset_id)
+            review = schema_reviews.for_schema_json(op.session, ds.id, ds.schema_json)
+            return schema_reviews.full_record(op.session, review) if review is not None else None

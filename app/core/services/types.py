@@ -97,6 +97,16 @@ class UserInfo:
 
 
 @dataclass(frozen=True)
+class PendingBudgetRaise:
+    """A raise the owner asked for, waiting for a privacy officer's approval."""
+
+    id: int
+    epsilon: float  # the new lifetime ε at the dataset's δ
+    total: PrivacyBudget
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
 class BudgetSummary:
     """Lifetime budget of a dataset. ``reserved`` and ``spent`` are both gone for good
     (a reservation is never refunded); ``remaining = total - spent - reserved``."""
@@ -111,6 +121,8 @@ class BudgetSummary:
     #: δ spent outside zCDP (DP schema discovery's key thresholding): the dataset's ε values hold
     #: at ``delta + extra_delta``
     extra_delta: float = 0.0
+    #: a raise waiting for a privacy officer (None: none pending)
+    pending_raise: PendingBudgetRaise | None = None
 
     @property
     def guarantee_delta(self) -> float:

@@ -11,24 +11,30 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core import ledger
+from app.core.services import schema_reviews
 from app.core.services.inputs import chunks
-from app.core.services.types import BudgetSummary, DatasetInfo, JobInfo, ReleaseInfo, UserInfo
-from app.core.store import Dataset, Job, Membership, Release, User
+from app.core.services.types import BudgetSummary, DatasetInfo, PendingBudgetRaise, JobInfo, ReleaseInfo, UserInfo
+from app.core.store import BudgetRaise, Dataset, Job, Membership, Release, User
+from synthgen.budget import PrivacyBudget
 
 
 def budget_summary(s: Session, ds: Dataset) -> BudgetSummary:
     summ = ledger.summary(s, ds)
+    pending = s.execute(select(BudgetRaise).where(BudgetRaise.dataset_id == ds.id, BudgetRaise.state == "pending")
+                        .order_by(BudgetRaise.id.desc()).limit(1)).scalars().first()
     return BudgetSummary(dataset_id=ds.id, delta=ds.delta, total=summ.total, spent=summ.spent,
-                         reserved=summ.reserved, remaining=summ.remaining, extra_delta=summ.extra_delta)
+                         reserved=summ.reserved, remaining=summ.remaining, extra_delta=summ.extra_delta,
+                         pending_raise=None if pending is None else PendingBudgetRaise(
+                             id=pending.id, epsilon=pending.new_epsilon, total=PrivacyBudget(pending.new_rho),
+                             requested_at=pending.created_at))
 
 
 def dataset_info(s: Session, ds: Dataset) -> DatasetInfo:
     owner = s.get(User, ds.owner_id)
     members = s.execute(select(User.username).join(Membership, Membership.user_id == User.id)
                         .where(Membership.dataset_id == ds.id).order_by(User.username)).scalars().all()
-    reviewed = False
-    if ds.schema_json:
-        reviewed = not json.loads(ds.schema_json).get("derived_from_private_data", False)
+    # reviewed means a recorded review act for this very schema, not a flag anyone can clear
+    reviewed = schema_reviews.for_schema_json(s, ds.id, ds.schema_json) is not None
     return DatasetInfo(id=ds.id, name=ds.name, owner=owner.username if owner else "?", owner_id=ds.owner_id,
                        created_at=ds.created_at, delta=ds.delta, columns=tuple(json.loads(ds.columns_json)),
                        schema_json=ds.schema_json, schema_reviewed=reviewed, members=tuple(members),

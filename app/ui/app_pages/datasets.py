@@ -87,6 +87,8 @@ budget_meter(ds.budget)
 history = state.call(platform.budget_history, actor, ds.id)
 if history is not None:
     budget_over_time(history, ds.budget.epsilon("total"), since=ds.created_at)
+if ds.budget.pending_raise is not None:
+    st.info(f"A raise to ε {ds.budget.pending_raise.epsilon:g} is waiting for a privacy officer's approval.")
 if owner:
     with st.form(f"budget_{ds.id}"):
         new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=MAX_EPSILON,
@@ -190,6 +192,8 @@ if owner:
         reviewed = st.checkbox("I reviewed every column: categories, bounds and bins come from public knowledge",
                                value=False, key=tick_key, disabled=unchanged)
         confirm_key = state.user_key("schema_confirm", ds.id)
+        # the private draft it started from, so the review record says what was changed
+        private_draft = draft_text if (is_draft and not from_discovery) else None
         slot = st.container()
         if unchanged:
             st.caption("This is the reviewed schema in use. Edit a column to change it; any change needs a new review.")
@@ -199,7 +203,7 @@ if owner:
             else:
                 text = frame_to_schema(base, edited, reviewed=reviewed)
                 if state.call_at(slot, platform.update_schema, actor, ds.id, text, clear_draft=from_discovery,
-                                 reviewed=reviewed) is not None:
+                                 reviewed=reviewed, draft_json=private_draft) is not None:
                     st.session_state.pop(draft_key, None)
                     st.session_state.pop(discovered_key, None)
                     state.flash("Schema saved as reviewed: releases can use it." if reviewed else
@@ -215,7 +219,7 @@ if owner:
                 k1, k2, _ = st.columns([2, 1, 3])
                 if k1.button("Yes, they are public: save as reviewed", type="primary", key=f"schema_confirm_{ds.id}"):
                     if state.call_at(slot, platform.update_schema, actor, ds.id, candidate,
-                                     clear_draft=from_discovery, reviewed=True) is not None:
+                                     clear_draft=from_discovery, reviewed=True, draft_json=private_draft) is not None:
                         st.session_state.pop(confirm_key, None)
                         st.session_state.pop(draft_key, None)
                         st.session_state.pop(discovered_key, None)

@@ -129,7 +129,9 @@ def _sampling_rows(report: EvaluationReport) -> list[tuple[str, str]]:
     rows = []
     for name in ("real", "synthetic", "control"):
         if name in s:
-            rows.append((f"{name} rows", f"{s[name]['used']:,} of {s[name]['rows']:,}"))
+            part = s[name]
+            # reports stored before the 'used' count existed show the rows alone
+            rows.append((f"{name} rows", f"{part['used']:,} of {part['rows']:,}" if "used" in part else f"{part['rows']:,}"))
     if "n_attacks" in s:
         rows.append(("singling-out and linkability attacks", f"{s['n_attacks']:,}"))
     for secret, (n_t, n_c) in (s.get("inference_attacks") or {}).items():

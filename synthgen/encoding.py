@@ -50,7 +50,12 @@ def check_columns_present(frame: pd.DataFrame, schema: Schema) -> None:
     """The table must have every synthesized column of the schema (identifier columns may be
     absent, as in released synthetic tables); extra columns are an error, because a column the
     schema does not describe would otherwise be silently ignored."""
-    table_cols = [str(c) for c in frame.columns]
+    check_column_names([str(c) for c in frame.columns], schema)
+
+
+def check_column_names(table_cols: list[str], schema: Schema) -> None:
+    """:func:`check_columns_present` on the table's column names (for engines that never hold
+    the table in pandas)."""
     missing = [c.name for c in schema.synthesized_columns if c.name not in table_cols]
     if missing:
         raise SchemaError(f"the table has no column {missing[0]!r} declared in the schema")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import polars as pl
 
-from synthgen.errors import InvalidInputError, SchemaError, TableReadError
+from synthgen.encoding import check_column_names
+from synthgen.errors import InvalidInputError, TableReadError
 from synthgen.schema import Column, Schema
 
 _TRUE = ["true", "1", "yes", "y", "t"]
@@ -164,12 +165,7 @@ def encode_lazy(frame: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
         )
     dtypes = frame.collect_schema()
     table_cols = list(dtypes.names())
-    missing = [c.name for c in schema.synthesized_columns if c.name not in table_cols]
-    if missing:
-        raise SchemaError(f"the table has no column {missing[0]!r} declared in the schema")
-    extra = [n for n in table_cols if n not in schema.names]
-    if extra:
-        raise SchemaError(f"unknown column {extra[0]!r}: it is in the table but not in the schema")
+    check_column_names(table_cols, schema)
     columns = schema.synthesized_columns
     encoded = frame.select([column_expression(c, dtypes[c.name]) for c in columns])
     return encoded.filter(pl.all_horizontal([pl.col(c.name) >= 0 for c in columns]))

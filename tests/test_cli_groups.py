@@ -18,7 +18,7 @@ def commands(parser: argparse.ArgumentParser) -> set[str]:
 
 def test_every_package_contributes_its_groups():
     assert commands(build_parser()) == {"schema", "fit", "sample", "evaluate", "releases", "token", "user", "keys",
-                                        "audit", "worker", "site", "federate", "admin"}
+                                        "audit", "worker", "site", "federate", "admin", "budget"}
 
 
 def test_a_module_added_to_app_cli_commands_is_found(monkeypatch, tmp_path):
@@ -29,13 +29,13 @@ def test_a_module_added_to_app_cli_commands_is_found(monkeypatch, tmp_path):
         "def register(subparsers):\n"
         "    group = command_group(subparsers, 'plugin', 'a new group')\n"
         "    group.add_parser('serve').set_defaults(handler=lambda args: 7)\n"
-        "    command_group(subparsers, 'schema', 'ignored: the group exists').add_parser('review')"
+        "    command_group(subparsers, 'schema', 'ignored: the group exists').add_parser('annotate')"
         ".set_defaults(handler=lambda args: 8)\n", encoding="utf-8")
     monkeypatch.setattr(pkg, "__path__", [*pkg.__path__, str(tmp_path)])
     parser = build_parser()
     assert "plugin" in commands(parser)
     assert parser.parse_args(["plugin", "serve"]).handler(None) == 7
-    assert parser.parse_args(["schema", "review"]).handler(None) == 8
+    assert parser.parse_args(["schema", "annotate"]).handler(None) == 8
     assert parser.parse_args(["schema", "check", "s.json"]).schema == "s.json"  # the library's still there
 
 

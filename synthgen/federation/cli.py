@@ -12,16 +12,6 @@ import sys
 from pathlib import Path
 
 
-def _float(name: str):
-    def parse(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} ({text!r}) must be a number") from None
-
-    return parse
-
-
 def _credentials(args):
     from synthgen.federation.pki import Credentials
 
@@ -149,7 +139,7 @@ def cmd_federate_fit(args) -> int:
 
 
 def register(sub) -> None:
-    from synthgen.cli import Parser, command_group
+    from synthgen.cli import Parser, _float_arg as _float, command_group
 
     site_sub = command_group(sub, "site", "run a federation site next to its table")
     approve = site_sub.add_parser("approve", help="the site owner approves participation (coordinator, peers, schema, budget)")

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from synthgen.budget import PrivacyBudget
-from synthgen.errors import InvalidInputError, SynthgenError
+from synthgen.errors import ErrorKind, InvalidInputError, SynthgenError
 from synthgen.federation import masking, mst
 from synthgen.federation.pki import Credentials, check_name, identity
 from synthgen.federation.plan import FitPlan, RoundSpec, round_sigma, shapes
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 class FederationAbortedError(SynthgenError):
     """A round could not complete (a site dropped out or refused); its budget stays spent."""
+    kind = ErrorKind.CONFLICT  # the fit must be started again; the aborted rounds stay charged
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from synthgen.errors import SynthgenError
+from synthgen.errors import ErrorKind, SynthgenError
 
 PROTOCOL = "synthgen-federation-v1"
 
 
 class KeyAgreementError(SynthgenError):
     """A peer's key announcement is missing, malformed or not signed by an approved site."""
+    kind = ErrorKind.BAD_INPUT
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from synthgen.errors import InvalidInputError, SynthgenError
+from synthgen.errors import ErrorKind, InvalidInputError, SynthgenError
 from synthgen.io import atomic_write_bytes
 
 ROLES = ("site", "coordinator")
@@ -35,6 +35,7 @@ CRL_DAYS = 30
 
 class CertificateError(SynthgenError):
     """A certificate is unknown to the federation's CA, expired, revoked or of the wrong party."""
+    kind = ErrorKind.BAD_INPUT  # the operator fixes the certificate, key or revocation list given
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthgen.errors import InvalidInputError, SynthgenError
+from synthgen.errors import ErrorKind, InvalidInputError, SynthgenError
 
 RING_BITS = 64
 #: |value| a site may encode. Counts are at most the table's rows (< 2^40 for any real table) and
@@ -33,6 +33,7 @@ MAX_ABS_VALUE = 2**40
 
 class RingOverflowError(SynthgenError):
     """A value would not fit the ring without wrapping around; the round is aborted."""
+    kind = ErrorKind.BAD_INPUT
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 
 from synthgen.budget import PrivacyBudget, check_delta
 from synthgen.encoding import bound_contributions, encode
-from synthgen.errors import BudgetExceededError, InvalidInputError, SynthgenError
+from synthgen.errors import BudgetExceededError, ErrorKind, InvalidInputError, SynthgenError
 from synthgen.federation import masking, noise
 from synthgen.federation.pki import CertificateError, Credentials, check_name, fingerprint, identity, verify_member
 from synthgen.federation.plan import FitPlan, RoundSpec, round_sigma, shapes
@@ -44,6 +44,7 @@ from synthgen.schema import Schema
 
 class ApprovalError(SynthgenError):
     """The request is outside what the site's owner approved."""
+    kind = ErrorKind.BAD_INPUT  # the owner approves, or the coordinator asks within the approval
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Approval:
 
 class AuditChainError(SynthgenError):
     """The audit log's hash chain does not verify."""
+    kind = ErrorKind.CONFLICT  # the log was changed: the owner investigates
 
 
 class Ledger:

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 from cryptography import x509
 
-from synthgen.errors import InvalidInputError, SynthgenError
+from synthgen.errors import ErrorKind, InvalidInputError, SynthgenError
 from synthgen.federation.pki import CertificateError, Credentials, identity
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ LOOPBACK = ("127.0.0.1", "localhost")
 
 class PeerError(SynthgenError):
     """A peer was unreachable, refused the request, or answered for the wrong identity."""
+    kind = ErrorKind.BAD_INPUT
 
 
 def encode_vector(values: np.ndarray) -> str:

@@ -147,7 +147,7 @@ def test_owner_to_officer_to_ml_engineer_in_a_browser(served):
         page.get_by_label("Reason (required, kept in the audit log)", exact=True).fill("ε = 1 within policy; risk gates reviewed")
         page.keyboard.press("Tab")
         wait_idle(page)
-        override = page.get_by_text("Approve despite the failed")
+        override = page.get_by_text("I approve although not every gate passed")
         if override.count():
             override.click()
             wait_idle(page)

@@ -52,23 +52,27 @@ else:
         budget_meter(ds.budget)
         eps_ok = preview_after_spend(ds.budget, float(eps))
     else:
-        st.warning("**No formal privacy.** A baseline synthesizer can memorize and reproduce real rows; it spends no "
-                   "budget but gives no guarantee. It can only be approved with a written override, and only if "
-                   "the policy below allows overrides.", icon=":material/warning:")
+        st.warning("**No formal privacy: evaluation only.** A baseline synthesizer can memorize and reproduce real "
+                   "rows; it spends no budget but gives no guarantee, so its release can never be approved or "
+                   "shared (that would void this dataset's ε guarantee). Use it to compare its card with the DP "
+                   "releases'.", icon=":material/warning:")
 
     c1, c2 = st.columns(2)
     rows = c1.number_input("Rows to generate (0 = the differentially private estimate of the table size)",
                            min_value=0, max_value=1_000_000, value=0, step=1000, key="rel_rows")
     target = c2.selectbox("Evaluation target column (for the ML-utility test)", [None, *col_names],
                           format_func=lambda c: "— none —" if c is None else c, key="rel_target")
-    allow_override = st.checkbox("Policy: allow a privacy officer to approve despite a failed gate or missing formal "
-                                 "privacy (with a written reason)", value=not dp, key="rel_override")
-    st.markdown("**After the evaluation, a privacy officer other than you decides:**\n"
-                "- every gate passes → it can be approved;\n"
-                "- a gate is inconclusive (too uncertain to certify) → it can be approved with a written reason;\n"
-                f"- a gate fails{' or no formal privacy' if not dp else ''} → "
-                + ("it can be approved with a written reason (allowed by the policy above), or rejected."
-                   if allow_override else "it can only be rejected; its ε stays spent."))
+    allow_override = st.checkbox("Policy: allow a privacy officer to approve despite a failed gate (with a written "
+                                 "reason)", value=False, key="rel_override", disabled=not dp)
+    if dp:
+        st.markdown("**After the evaluation, a privacy officer other than you decides:**\n"
+                    "- every gate passes → it can be approved;\n"
+                    "- a gate is inconclusive (too uncertain to certify) → it can be approved with a written reason;\n"
+                    "- a gate fails → "
+                    + ("it can be approved with a written reason (allowed by the policy above), or rejected."
+                       if allow_override else "it can only be rejected; its ε stays spent."))
+    else:
+        st.markdown("**After the evaluation** a privacy officer can only reject it: baselines are evaluation-only.")
     if st.button("Start release", type="primary", key="rel_start", disabled=not eps_ok):
         rel = state.call(platform.request_release, actor, ds.id, synthesizer=synth, epsilon=float(eps) if dp else None,
                          rows=int(rows) or None, target=target, policy={"allow_override": bool(allow_override)})

@@ -114,7 +114,7 @@ def test_real_mst_fit_and_evaluation(tmp_path):
     try:
         team = make_team(p)
         data, schema = small_titanic()
-        ds = p.upload_dataset(team.owner, "t.csv", data, name="t", budget_epsilon=5.0, delta=1e-6, schema_json=schema)
+        ds = p.upload_dataset(team.owner, "t.csv", data, name="t", classification="public", budget_epsilon=5.0, delta=1e-6, schema_json=schema)
         for a in (team.officer, team.ml):
             p.add_member(team.admin, ds.id, a.user_id)
         rel = p.request_release(team.owner, ds.id, synthesizer="mst", epsilon=1.0, target="Survived",

@@ -75,7 +75,7 @@ def site(tmp_path_factory):
     # while he was a data owner (he becomes a privacy officer below).
     dave = platform.login("dave", PASSWORD).actor
     seeded = platform.upload_dataset(dave, "titanic.csv", TITANIC_CSV.read_bytes(), name="titanic (dave)",
-                                     budget_epsilon=5.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
+                                     classification="public", budget_epsilon=5.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
     failed = platform.request_release(dave, seeded.id, synthesizer="mst", epsilon=0.5)
     assert jobs.run_one(platform, tiny_pipeline("fail")) == "succeeded"
     own = platform.request_release(dave, seeded.id, synthesizer="mst", epsilon=0.5)

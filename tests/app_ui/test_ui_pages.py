@@ -195,7 +195,7 @@ def test_owner_uploads_drafts_and_saves_schema(platform, team):
     from tests.app_ui.ui_helpers import TITANIC_CSV
 
     ds = platform.upload_dataset(team.owner, "titanic.csv", TITANIC_CSV.read_bytes(), name="fresh",
-                                 budget_epsilon=3.0, delta=1e-6)
+                                 classification="public", budget_epsilon=3.0, delta=1e-6)
     at = _signed_in(platform, "data_owner")
     assert "no schema yet" in texts(at)
     at.button(key=f"draft_btn_{ds.id}").click().run()
@@ -285,7 +285,7 @@ def test_forbidden_actions_refused_by_service(platform, team, world):
         lambda: platform.list_users(team.owner),
         lambda: platform.create_user(team.officer, "mallory", "a very long password 123", "admin"),
         lambda: platform.rotate_keys(team.owner),
-        lambda: platform.upload_dataset(team.ml, "t.csv", TITANIC_CSV.read_bytes(), name="x", budget_epsilon=1,
+        lambda: platform.upload_dataset(team.ml, "t.csv", TITANIC_CSV.read_bytes(), name="x", classification="public", budget_epsilon=1,
                                         delta=1e-6),
         lambda: platform.delete_dataset(team.outsider, ds),                           # not a member
         lambda: platform.get_dataset(team.outsider, ds),

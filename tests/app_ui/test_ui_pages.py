@@ -17,15 +17,19 @@ USER_OF_ROLE = {"data_owner": "owner", "privacy_officer": "officer", "ml_enginee
 ROLE_LABEL = {"data_owner": "Data owner", "privacy_officer": "Privacy officer", "ml_engineer": "ML engineer",
               "admin": "Administrator"}
 
+#: the dataset's label, shown on every page that shows the dataset or a release of it
+CLASSIFICATION = "**Classification:** public (max ε 100; one privacy officer approves; published for 365 days)"
+
 # What each role must (and must not) see on each of its pages.
 EXPECT = {
-    ("data_owner", "datasets"): (["titanic", "Privacy budget", "Lifetime budget", "Schema"], []),
-    ("data_owner", "new_release"): (["What ε = 1 at δ", "After this release", "Your recent releases"], []),
-    ("data_owner", "releases"): (["Release #", "approved"], []),
-    ("privacy_officer", "review"): (["Waiting for a decision (1)", "Privacy risk", "Singling out (risk)", "Why:",
+    ("data_owner", "datasets"): (["titanic", "Privacy budget", "Lifetime budget", "Schema", CLASSIFICATION], []),
+    ("data_owner", "new_release"): (["What ε = 1 at δ", "After this release", "Your recent releases", CLASSIFICATION],
+                                    []),
+    ("data_owner", "releases"): (["Release #", "approved", CLASSIFICATION], []),
+    ("privacy_officer", "review"): ([CLASSIFICATION, "Waiting for a decision (1)", "Privacy risk", "Singling out (risk)", "Why:",
                                     "What ε = 0.5 and δ = 1e-06 promise", "Decision"], ["singling_out_risk"]),
     ("privacy_officer", "audit"): (["Audit log", "Chain verification"], []),
-    ("ml_engineer", "releases"): (["Release #", "approved by officer"], ["Not (yet) approved"]),
+    ("ml_engineer", "releases"): (["Release #", "approved by officer", CLASSIFICATION], ["Not (yet) approved"]),
     ("admin", "admin"): (["Administration", "owner"], []),
     ("admin", "datasets"): (["titanic"], ["Upload a table", "Draft a schema"]),
     ("admin", "audit"): (["Audit log"], []),

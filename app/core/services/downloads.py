@@ -50,6 +50,9 @@ class Downloads:
         review = schema_reviews.for_schema_json(s, rel.dataset_id, rel.schema_json)
         return build_manifest(rel, dataset_name=ds.name, requester=s.get(User, rel.requester_id).username,
                               approver=s.get(User, rel.approver_id).username if rel.approver_id else None,
+                              second_approver=s.get(User, rel.second_approver_id).username
+                              if rel.second_approver_id else None,
+                              classification=ds.classification,
                               schema_review=schema_reviews.public_record(s, review) if review is not None else None)
 
     def download(self, actor: Actor, release_id: int, fmt: DownloadFormat = "bundle") -> Download:

@@ -8,7 +8,7 @@ import pytest
 
 from app.core import jobs
 from app.core.authz import PermissionDeniedError, SelfApprovalError
-from app.core.releases import TRANSITIONS, IllegalTransitionError
+from app.core.releases import DOWNLOADABLE, STATES, TRANSITIONS, IllegalTransitionError
 from app.core.services import ApprovalRefusedError, AuthenticationError, NotFoundError, Platform
 from synthgen.errors import BudgetExceededError, InvalidInputError
 
@@ -49,8 +49,11 @@ def test_happy_path_and_state_machine(platform):
 def test_transition_table_is_explicit():
     assert TRANSITIONS["approve"] == (("evaluated",), "approved")
     assert TRANSITIONS["publish"] == (("approved",), "published")
-    assert all(target in ("running", "evaluated", "failed", "draft", "approved", "rejected", "published", "revoked")
-               for _, target in TRANSITIONS.values())
+    # a release of confidential or restricted data waits in second_review, where nothing is downloadable
+    assert TRANSITIONS["approve_first"] == (("evaluated",), "second_review")
+    assert TRANSITIONS["approve_second"] == (("second_review",), "approved")
+    assert "second_review" not in DOWNLOADABLE
+    assert all(target in STATES for _, target in TRANSITIONS.values())
 
 
 def test_self_approval_refused(platform):

@@ -299,3 +299,49 @@ def test_forbidden_actions_refused_by_service(platform, team, world):
             fn()
     denied = [e for e in platform.audit_log(team.admin, limit=10_000) if e.outcome == "denied"]
     assert len(denied) >= len(refused)
+
+
+def test_upload_form_asks_for_the_classification(platform, team):
+    from app.core.classification import LABELS
+
+    at = _signed_in(platform, "data_owner")  # no dataset yet: the upload form is open
+    box = at.selectbox(key="upload_classification")
+    assert box.value is None  # no label is preselected: the owner chooses one
+    assert list(box.options) == [
+        "public (max ε 100; one privacy officer approves; published for 365 days)",
+        "internal (max ε 10; one privacy officer approves; published for 180 days)",
+        "confidential (max ε 3; two privacy officers approve; published for 90 days)",
+        "restricted (max ε 1; two privacy officers approve; published for 30 days)"] and len(LABELS) == 4
+    next(b for b in at.button if b.label == "Upload").click().run()
+    assert not at.exception
+    assert "classification: choose the data's classification" in texts(at)
+    assert platform.list_datasets(team.owner) == []
+
+
+def test_second_officer_sees_and_completes_a_restricted_release(platform, team):
+    from tests.app_ui.ui_helpers import PASSWORD, TITANIC_CSV, TITANIC_SCHEMA, evaluated_release
+
+    ds = platform.upload_dataset(team.owner, "titanic.csv", TITANIC_CSV.read_bytes(), name="records",
+                                 classification="restricted", budget_epsilon=1.0, delta=1e-6,
+                                 schema_json=TITANIC_SCHEMA.read_text())
+    second = platform.create_user(team.admin, "officer2", PASSWORD, "privacy_officer")
+    for user_id in (team.officer.user_id, team.ml.user_id, second.id):
+        platform.add_member(team.admin, ds.id, user_id)
+    rel = evaluated_release(platform, team, ds.id)
+    assert platform.approve(team.officer, rel.id, "first look").state == "second_review"
+    at = app_test(platform, "officer2")
+    at.run()
+    at.switch_page(PAGE_FILES["review"]).run()
+    assert not at.exception
+    shown = texts(at)
+    assert "restricted (max ε 1; two privacy officers approve; published for 30 days)" in shown
+    assert "Approved by officer; the classification asks for a second privacy officer" in shown
+    assert "1 of 2" in shown
+    at.text_area(key=f"reason_{rel.id}").input("second look: gates pass")
+    at.button(key=f"approve_{rel.id}").click().run()
+    assert not at.exception
+    assert platform.get_release(team.officer, rel.id).state == "approved"
+    at = app_test(platform, "ml")
+    at.run()
+    at.switch_page(PAGE_FILES["releases"]).run()
+    assert "approved by officer and officer2" in texts(at)

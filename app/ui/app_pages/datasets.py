@@ -41,9 +41,10 @@ if owner:
                                  help="Sets the largest initial budget, how many privacy officers approve each release "
                                       "and how long a release stays published.")
             c1, c2 = st.columns(2)
-            budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=MAX_EPSILON, value=1.0,
+            budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=MAX_EPSILON, value=10.0,
                                      step=0.5, key="upload_budget",
-                                     help="The most ε that all releases of this table may ever spend together.")
+                                     help="The most ε that all releases of this table may ever spend together; at most the "
+                                          "classification's maximum (a privacy officer approves more).")
             delta = c2.select_slider("δ (probability the guarantee fails)", options=[1e-9, 1e-8, 1e-7, 1e-6, 1e-5],
                                      value=1e-9, format_func=lambda d: f"{d:.0e}", key="upload_delta",
                                      help="Should be far below 1 / number of people in the table.")
@@ -52,11 +53,12 @@ if owner:
         if go:
             st.session_state[upload_open] = True
             # Refusals are shown in full right under the form (never collapsed inside a status box).
-            if up is None:
-                st.error("Choose a CSV or Parquet file first.", icon=":material/block:")
-            elif label is None:
-                st.error("Choose the data's classification (public, internal, confidential or restricted).",
+            if label is None:
+                st.error("classification: choose the data's classification (public, internal, confidential or "
+                         "restricted); it sets the largest budget and who approves its releases.",
                          icon=":material/block:")
+            elif up is None:
+                st.error("Choose a CSV or Parquet file first.", icon=":material/block:")
             else:
                 with st.spinner(f"Uploading {up.name} ({up.size / 1e6:.1f} MB): validating, splitting and "
                                 "encrypting the table…"):

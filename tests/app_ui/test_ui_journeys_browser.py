@@ -35,6 +35,7 @@ import pytest
 from tests.app_ui.browser_helpers import (
     Dashboard,
     charts_drawn,
+    choose_classification,
     dashboard_env,
     free_port,
     goto,
@@ -138,6 +139,7 @@ def test_owner_uploads_and_requests_a_release(site):
     inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     inputs.nth(0).set_input_files(str(TITANIC_CSV))
     page.get_by_label("Dataset name", exact=True).fill("titanic")
+    choose_classification(page, "internal")
     inputs.nth(1).set_input_files(str(TITANIC_SCHEMA))
     wait_idle(page)
     page.get_by_test_id("stBaseButton-primaryFormSubmit").click()

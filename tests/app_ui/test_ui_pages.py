@@ -329,6 +329,10 @@ def test_second_officer_sees_and_completes_a_restricted_release(platform, team):
         platform.add_member(team.admin, ds.id, user_id)
     rel = evaluated_release(platform, team, ds.id)
     assert platform.approve(team.officer, rel.id, "first look").state == "second_review"
+    at = _signed_in(platform, "privacy_officer")  # the first approver: no second approval by the same person
+    at.switch_page(PAGE_FILES["review"]).run()
+    assert "nothing (you gave the first approval)" in texts(at)
+    assert not any(b.key == f"approve_{rel.id}" for b in at.button)
     at = app_test(platform, "officer2")
     at.run()
     at.switch_page(PAGE_FILES["review"]).run()

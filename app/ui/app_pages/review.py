@@ -25,6 +25,18 @@ def rule_of(r):
     return decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy)
 
 
+def first_approver(r) -> bool:
+    return r.state == "second_review" and r.approver == actor.username
+
+
+def you_can(r) -> str:
+    if r.requester == actor.username:
+        return "nothing (you requested it)"
+    if first_approver(r):
+        return "nothing (you gave the first approval)"
+    return DECISION_WORD[rule_of(r).kind]
+
+
 st.subheader(f"Waiting for a decision ({len(queue)})")
 if not queue:
     st.info("No evaluated release is waiting for review.")
@@ -33,8 +45,7 @@ else:
                    "Approvals": f"{1 if r.state == 'second_review' else 0} of {r.approvals_required}",
                    "Requested by": r.requester,
                    "Synthesizer": r.synthesizer, "Privacy": state.fmt_eps(r.epsilon, r.delta),
-                   "Verdict": verdict_label(r.verdict), "You can": DECISION_WORD[rule_of(r).kind]
-                   if r.requester != actor.username else "nothing (you requested it)"}
+                   "Verdict": verdict_label(r.verdict), "You can": you_can(r)}
                   for r in queue], hide_index=True, width="stretch")
     ids = [r.id for r in queue]
     wanted = state.selected_release()
@@ -90,6 +101,9 @@ else:
     if rel.requester == actor.username:
         st.error(f"You requested release #{rel.id} yourself, so you cannot approve or publish it (four-eyes rule), "
                  "whatever your role is now. Another privacy officer must decide on it.", icon=":material/block:")
+    elif first_approver(rel):
+        st.info(f"You gave release #{rel.id} its first approval; its classification asks for a second, different "
+                "privacy officer to approve it before it can be downloaded or published.", icon=":material/group:")
     else:
         st.markdown(f"**What you can decide:** {DECISION_WORD[rule.kind]}, because {rule.reason}.")
         reason = st.text_area("Reason (required, kept in the audit log)", key=f"reason_{rel.id}",

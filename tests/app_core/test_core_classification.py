@@ -12,7 +12,7 @@ from app.core.classification import POLICIES
 from app.core.services.decisions import SeparationOfDutiesError
 from app.core.jobs import runtime_of
 from core_helpers import PASSWORD, TITANIC_CSV, TITANIC_SCHEMA, make_team, tiny_pipeline, upload_titanic
-from synthgen.errors import InvalidInputError
+from synthgen.errors import ConflictError, InvalidInputError
 
 
 def _upload(platform, team, **kw):
@@ -113,6 +113,8 @@ def test_a_publication_expires_after_the_labels_window(platform):
     signed_in = lambda name: platform.login(name, PASSWORD).actor  # noqa: E731 - sessions expire with the clock
     assert platform.download(signed_in("ml"), rel.id, "csv").data
     rt.now = lambda: start + window
+    with pytest.raises(ConflictError, match="publication window ended"):  # even before the sweep ran
+        platform.download(signed_in("ml"), rel.id, "csv")
     assert platform.expire_publications() == [rel.id]
     assert platform.get_release(signed_in("officer"), rel.id).state == "revoked"
     with pytest.raises(Exception):

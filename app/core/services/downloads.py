@@ -25,7 +25,7 @@ from app.core.services.runtime import Operation
 from app.core.services.types import Actor, Download, DownloadFormat, NotFoundError
 from app.core.store import Dataset, Release, User
 from app.core.streaming import ArtifactIntegrityError, DownloadStream, check_ciphertext
-from synthgen.errors import InternalError, InvalidInputError
+from synthgen.errors import ConflictError, InternalError, InvalidInputError
 
 if TYPE_CHECKING:
     from app.core.services.runtime import Runtime
@@ -40,6 +40,11 @@ class Downloads:
         op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
         if rel.state in DOWNLOADABLE:
             self.rt.authorize(op, "download_approved", rel.dataset_id)
+            if rel.expires_at is not None and rel.expires_at <= self.rt.now():
+                # the window set by the dataset's label ended; the worker's sweep revokes it soon,
+                # and nothing is served meanwhile
+                raise ConflictError(f"release {rel.id}'s publication window ended at {rel.expires_at:%Y-%m-%d %H:%M} "
+                                    "UTC; ask for a new release")
         else:
             self.rt.authorize(op, "download_unapproved", rel.dataset_id)  # denied for every role
             raise InternalError("download_unapproved was allowed by the matrix")

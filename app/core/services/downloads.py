@@ -4,7 +4,8 @@ card, the manifest and the bundle; in memory or streamed.
 Rules kept here:
 
 * Only releases in ``DOWNLOADABLE`` states (approved, published) are downloadable; the matrix
-  denies ``download_unapproved`` to every role.
+  denies ``download_unapproved`` to every role. A published release whose publication window
+  (set from its dataset's classification) has ended is refused, even before the sweep revokes it.
 * Only files marked public leave: never the full card or the risk report.
 * Every download is audited with its format and SHA-256; a stored file that does not match its
   recorded SHA-256 is refused before a byte leaves, and audited as a failed download.

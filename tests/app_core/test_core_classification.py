@@ -121,3 +121,17 @@ def test_a_publication_expires_after_the_labels_window(platform):
         platform.download(signed_in("ml"), rel.id, "csv")
     entries = platform.audit_log(signed_in("admin"), action="expire")
     assert [(e.actor, e.target) for e in entries] == [("system", f"release:{rel.id}")]
+
+
+def test_the_worker_revokes_expired_publications(platform, settings):
+    from app.core.worker import run_worker
+
+    team = make_team(platform)
+    ds = upload_titanic(platform, team, epsilon=1.0, classification="public")
+    rel = _evaluated(platform, team, ds)
+    platform.approve(team.officer, rel.id, "ok")
+    published = platform.publish(team.officer, rel.id)
+    rt = runtime_of(platform)
+    rt.now = lambda: published.expires_at + timedelta(minutes=1)
+    run_worker(settings, once=True, platform=platform)
+    assert platform.get_release(platform.login("officer", PASSWORD).actor, rel.id).state == "revoked"

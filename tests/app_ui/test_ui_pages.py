@@ -329,6 +329,9 @@ def test_second_officer_sees_and_completes_a_restricted_release(platform, team):
         platform.add_member(team.admin, ds.id, user_id)
     rel = evaluated_release(platform, team, ds.id)
     assert platform.approve(team.officer, rel.id, "first look").state == "second_review"
+    at = _signed_in(platform, "data_owner")
+    at.switch_page(PAGE_FILES["releases"]).run()
+    assert "a second privacy officer decides" in texts(at)
     at = _signed_in(platform, "privacy_officer")  # the first approver: no second approval by the same person
     at.switch_page(PAGE_FILES["review"]).run()
     assert "nothing (you gave the first approval)" in texts(at)

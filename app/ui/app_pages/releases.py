@@ -25,7 +25,8 @@ if actor.role != "ml_engineer":
                            "State": STATE_LABEL.get(r.state, r.state),
                            "Privacy": state.fmt_eps(r.epsilon, r.delta), "Verdict": verdict_label(r.verdict),
                            "Next step": decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).short
-                           if r.state == "evaluated" else "",
+                           if r.state == "evaluated" else
+                           "a second privacy officer decides" if r.state == "second_review" else "",
                            "Reason": r.reason or ""}
                           for r in reversed(others)], hide_index=True, width="stretch")
 

@@ -76,7 +76,7 @@ def bench_adult(synthesizer: str) -> dict[str, object]:
         platform = Platform.open(Settings.from_env())
         team = make_team(platform)
         ds = platform.upload_dataset(team.owner, "adult.csv", (REPO / "datasets" / "adult.csv").read_bytes(),
-                                     name="adult", budget_epsilon=10.0, delta=1e-6,
+                                     name="adult", classification="public", budget_epsilon=10.0, delta=1e-6,
                                      schema_json=(REPO / "datasets" / "adult.schema.json").read_text())
         t0 = time.perf_counter()
         rel = platform.request_release(team.owner, ds.id, synthesizer=synthesizer, epsilon=1.0, target="income")

@@ -100,7 +100,7 @@ def main() -> int:
     platform.create_user(admin, "owner", PASSWORD, "data_owner")
     owner = platform.login("owner", PASSWORD).actor
     ds = platform.upload_dataset(owner, "titanic.csv", (REPO / "datasets" / "titanic.csv").read_bytes(),
-                                 name="titanic", budget_epsilon=100.0, delta=1e-6,
+                                 name="titanic", classification="public", budget_epsilon=100.0, delta=1e-6,
                                  schema_json=(REPO / "datasets" / "titanic.schema.json").read_text())
 
     api_port, dash_port = free_port(), free_port()

@@ -59,7 +59,7 @@ def main() -> int:
             schema_json = (REPO / "datasets" / "titanic.schema.json").read_text()
             for r in range(args.rounds):
                 budget = 50.0 if r % 2 == 0 else 2.0  # every request fits / only a few fit
-                ds = p.upload_dataset(owner, "titanic.csv", data, name=f"t{r}", budget_epsilon=budget, delta=1e-6,
+                ds = p.upload_dataset(owner, "titanic.csv", data, name=f"t{r}", classification="public", budget_epsilon=budget, delta=1e-6,
                                       schema_json=schema_json)
                 barrier = threading.Barrier(args.threads)
                 lock = threading.Lock()

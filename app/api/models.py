@@ -30,6 +30,10 @@ class ReleaseOut(BaseModel):
     updated_at: datetime
     files: dict[str, str] = Field(description="public file name -> SHA-256 of its content")
     downloadable: bool
+    classification: str = Field(description="the dataset's label: public, internal, confidential or restricted")
+    second_approver: str | None = None
+    approvals_required: int = Field(description="privacy officers who must approve (set by the label)")
+    expires_at: datetime | None = Field(None, description="end of the publication window (set by the label)")
 
 
 class ReleaseList(BaseModel):
@@ -69,7 +73,9 @@ def release_out(r: ReleaseInfo) -> ReleaseOut:
                       synthesizer=r.synthesizer, dp=r.dp, epsilon=r.epsilon, delta=r.delta, rho=r.rho, rows=r.rows,
                       target=r.target, verdict=r.verdict, approver=r.approver, override=r.override,
                       created_at=r.created_at, updated_at=r.updated_at, files=dict(r.artifacts),
-                      downloadable=r.state in DOWNLOADABLE)
+                      downloadable=r.state in DOWNLOADABLE, classification=r.classification,
+                      second_approver=r.second_approver, approvals_required=r.approvals_required,
+                      expires_at=r.expires_at)
 
 
 def token_out(t: ApiTokenInfo) -> TokenOut:

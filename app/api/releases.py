@@ -54,7 +54,7 @@ def _checked(platform: Platform, actor: Actor, release_id: int, fn: Callable[[],
 @router.get("", response_model=ReleaseList, responses=ERROR_RESPONSES)
 def list_releases(request: Request, actor: Actor = Depends(release_scope_actor),
                   dataset: str | None = Query(None, max_length=200, description="dataset name"),
-                  state: list[Literal["approved", "published", "draft", "running", "failed", "evaluated",
+                  state: list[Literal["approved", "published", "draft", "running", "failed", "evaluated", "second_review",
                                       "rejected", "revoked"]] | None = Query(None),
                   ) -> ReleaseList:
     """Releases visible to the caller (an ML engineer only ever sees approved or published ones)."""

@@ -51,7 +51,8 @@ def charged_privacy(dp: bool, epsilon: float | None, delta: float | None, rho: f
 
 
 def build_manifest(release, *, dataset_name: str, requester: str, approver: str | None,
-                   schema_review: dict[str, Any] | None = None) -> dict[str, Any]:
+                   schema_review: dict[str, Any] | None = None, classification: str | None = None,
+                   second_approver: str | None = None) -> dict[str, Any]:
     """Manifest of a release (``release`` is a ``store.Release`` row).
 
     The schema ships only with its review act (``schema_review``: who, when, from what, how
@@ -65,6 +66,7 @@ def build_manifest(release, *, dataset_name: str, requester: str, approver: str 
         "format": MANIFEST_FORMAT,
         "release_id": release.id,
         "dataset": dataset_name,
+        "classification": classification,
         "state": release.state,
         "files": {name: {"sha256": meta["sha256"], "size": meta["size"]}
                   for name, meta in sorted(artifacts.items()) if meta.get("public")},
@@ -83,10 +85,12 @@ def build_manifest(release, *, dataset_name: str, requester: str, approver: str 
             "requester": requester,
             "requested_at": _iso(release.created_at),
             "approver": approver,
+            "second_approver": second_approver,
             "decided_at": _iso(release.decided_at),
             "reason": release.reason,
             "override": release.override,
             "published_at": _iso(release.published_at),
+            "expires_at": _iso(release.expires_at),
         },
     }
 

@@ -74,7 +74,7 @@ def bootstrap(platform: Platform, *, load_demo: bool, admin_password: str | None
     owner = platform.login("alice", result.demo_passwords["alice"]).actor
     folder = _datasets_dir()
     ds = platform.upload_dataset(owner, "adult.csv", (folder / "adult.csv").read_bytes(), name=DEMO_DATASET,
-                                 budget_epsilon=DEMO_BUDGET_EPSILON, delta=DEMO_DELTA,
+                                 classification="internal", budget_epsilon=DEMO_BUDGET_EPSILON, delta=DEMO_DELTA,
                                  schema_json=(folder / "adult.schema.json").read_text(encoding="utf-8"))
     for name in ("oscar", "mia"):
         platform.add_member(admin, ds.id, users[name])

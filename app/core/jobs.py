@@ -38,6 +38,7 @@ import pandas as pd
 from sqlalchemy import select, update
 
 from app.core import bundle, crypto, ledger
+from app.core.classification import describe as describe_label
 from app.core import releases as rel_sm
 from app.core.services.platform import Platform
 from app.core.services.runtime import WORKER_ACTOR, Runtime
@@ -72,6 +73,7 @@ class JobInput:
     control: pd.DataFrame = field(repr=False)
     progress: Callable[[float, str], None] = field(repr=False, default=lambda f, m: None)
     n_attacks: int | None = None  # anonymeter attacks per risk metric (None: evaluation's default)
+    classification: str = "restricted"  # the dataset's label (public), shown on the card
 
 
 @dataclass
@@ -149,15 +151,16 @@ def default_pipeline(inp: JobInput) -> JobOutput:
                                  target=inp.target, privacy=privacy, progress=sub(0.7, 0.95), **extra)
     report = with_data_owner_facts(report, model.data_owner_facts)
     logger.info("release %s: evaluation timings %s", inp.release_id, report.timings)  # the log, never an artefact
-    from evaluation.card import render_html
+    from evaluation.card import render_card
 
+    facts = {"classification": describe_label(inp.classification)}
     return JobOutput(
         synthetic=synthetic,
         verdict=report.overall_verdict,
         # no timings in the stored report: durations grow with the private table's size
         report=report.to_dict(include_timings=False),
-        card_full_html=render_html(report, audience="full"),
-        card_ml_html=render_html(report, audience="ml"),
+        card_full_html=render_card(report, "full", facts=facts),
+        card_ml_html=render_card(report, "ml", facts=facts),
         model_info=dict(model.info),
     )
 
@@ -271,7 +274,7 @@ def run_claimed(platform: Platform | Runtime, claimed: Claimed, pipeline: Pipeli
                 budget=PrivacyBudget(rel.rho) if rel.dp else None, delta=rel.delta, rows=rel.rows,
                 target=rel.target, policy=json.loads(rel.policy_json), schema_json=rel.schema_json,
                 train=train, control=control, progress=hb.set_progress,
-                n_attacks=rt.settings.eval_n_attacks)
+                n_attacks=rt.settings.eval_n_attacks, classification=ds.classification)
             data_key = rt.vault.data_key(ds)
             ds_id = ds.id
         out = pipeline(inp)

@@ -9,10 +9,16 @@
                         │            └──retry──▶ draft
                         └──requeue──▶ draft   (worker died mid-job: same job, budget already spent)
 
+    evaluated ──approve_first──▶ second_review ──approve_second──▶ approved   (labels needing two officers)
+                                       └──reject──▶ rejected
+
 ``draft``: requested, budget reserved, job queued. ``running``: the worker started the job (the
 reservation is now spent). ``failed``: the job failed or its worker died; the budget stays spent;
 ``retry`` requeues it (reserving its cost again). ``requeue`` puts a job whose worker died back in
-the queue without a new reservation (see ``jobs.recover_stale``). Every transition is a function that checks the
+the queue without a new reservation (see ``jobs.recover_stale``). ``second_review``: one privacy
+officer approved a release whose dataset's label asks for two (``app.core.classification``); it is
+not downloadable until a second, different officer approves it. A published release is revoked
+when its publication window ends (``expires_at``, set at publishing from the label). Every transition is a function that checks the
 current state against :data:`TRANSITIONS`, sets the new state and returns the record, or raises
 :class:`IllegalTransitionError`. Permission and four-eyes checks live in ``services``.
 """
@@ -24,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.core.store import Release, utcnow
 from synthgen.errors import ConflictError
 
-STATES = ("draft", "running", "failed", "evaluated", "approved", "rejected", "published", "revoked")
+STATES = ("draft", "running", "failed", "evaluated", "second_review", "approved", "rejected", "published", "revoked")
 
 #: transition name -> (allowed source states, target state). The single source of truth.
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -34,7 +40,9 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "retry": (("failed",), "draft"),
     "requeue": (("running",), "draft"),
     "approve": (("evaluated",), "approved"),
-    "reject": (("evaluated",), "rejected"),
+    "approve_first": (("evaluated",), "second_review"),
+    "approve_second": (("second_review",), "approved"),
+    "reject": (("evaluated", "second_review"), "rejected"),
     "publish": (("approved",), "published"),
     "revoke": (("approved", "published"), "revoked"),
 }
@@ -92,13 +100,23 @@ def requeue(session: Session, release: Release) -> Release:
     return _move(session, release, "requeue")
 
 
-def approve(session: Session, release: Release, *, approver_id: int, reason: str, override: bool) -> Release:
-    check(release, "approve")
+def approve(session: Session, release: Release, *, approver_id: int, reason: str, override: bool,
+            first_of_two: bool = False) -> Release:
+    """The (first) approval; ``first_of_two`` when the dataset's label asks for a second officer."""
+    transition = "approve_first" if first_of_two else "approve"
+    check(release, transition)
     release.approver_id = approver_id
     release.reason = reason
     release.override = override
     release.decided_at = utcnow()
-    return _move(session, release, "approve")
+    return _move(session, release, transition)
+
+
+def approve_second(session: Session, release: Release, *, approver_id: int) -> Release:
+    check(release, "approve_second")
+    release.second_approver_id = approver_id
+    release.decided_at = utcnow()
+    return _move(session, release, "approve_second")
 
 
 def reject(session: Session, release: Release, *, approver_id: int, reason: str) -> Release:
@@ -109,9 +127,10 @@ def reject(session: Session, release: Release, *, approver_id: int, reason: str)
     return _move(session, release, "reject")
 
 
-def publish(session: Session, release: Release) -> Release:
+def publish(session: Session, release: Release, *, expires_at=None) -> Release:
     check(release, "publish")
     release.published_at = utcnow()
+    release.expires_at = expires_at
     return _move(session, release, "publish")
 
 

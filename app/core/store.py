@@ -140,6 +140,9 @@ class Dataset(Base):
     control_path: Mapped[str | None] = mapped_column(String(255))  # encrypted held-out control split
     control_sha256: Mapped[str | None] = mapped_column(String(64))
     split_seed: Mapped[int] = mapped_column(Integer)
+    # public | internal | confidential | restricted (app.core.classification): sets the largest
+    # initial budget, how many officers approve a release and how long it stays published
+    classification: Mapped[str] = mapped_column(String(16), server_default="restricted")
 
 
 class Membership(Base):
@@ -175,7 +178,11 @@ class Release(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     override: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # the second privacy officer, when the dataset's label asks for two (approver_id is the first)
+    second_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # end of the publication window set by the label; revoked automatically after it
+    expires_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     artifacts_json: Mapped[str | None] = mapped_column(Text)  # {name: {"path", "sha256", "size"}}
     error: Mapped[str | None] = mapped_column(Text)

@@ -46,6 +46,10 @@ def run_worker(settings: Settings, *, once: bool = False, poll_interval: float =
                     monitor.check()
                 except Exception:  # noqa: BLE001 - monitoring must never stop the fits
                     log.exception("alert rules could not be evaluated")
+                try:  # publication windows set by the datasets' labels
+                    platform.expire_publications()
+                except Exception:  # noqa: BLE001 - nor must the expiry sweep
+                    log.exception("expired publications could not be revoked")
             state = jobs.run_one(platform, pipeline)
             if state is not None:
                 done += 1

@@ -93,9 +93,9 @@ def populate(env: dict[str, str], *, synthetic: pd.DataFrame | None = None) -> W
         world.users = users
         schema = TITANIC_SCHEMA.read_text()
         csv = TITANIC_CSV.read_bytes()
-        ds = p.upload_dataset(users["owner"], "titanic.csv", csv, name="titanic", budget_epsilon=20.0, delta=1e-6,
+        ds = p.upload_dataset(users["owner"], "titanic.csv", csv, name="titanic", classification="public", budget_epsilon=20.0, delta=1e-6,
                               schema_json=schema)
-        other = p.upload_dataset(users["owner"], "titanic.csv", csv, name="other", budget_epsilon=20.0, delta=1e-6,
+        other = p.upload_dataset(users["owner"], "titanic.csv", csv, name="other", classification="public", budget_epsilon=20.0, delta=1e-6,
                                  schema_json=schema)
         for who in ("officer", "ml", "ml2"):
             p.add_member(admin, ds.id, users[who].user_id)

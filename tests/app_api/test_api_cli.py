@@ -50,6 +50,7 @@ def test_cli_round_trip_list_download_verify(server, world, tmp_path):
     assert world.approved in ids and world.unapproved not in ids and world.revoked not in ids
     table = synthgen("releases", "list", "--dataset", "titanic", env=env)
     assert table.returncode == 0 and "approved" in table.stdout and "other" not in table.stdout
+    assert "CLASS" in table.stdout and " public " in table.stdout  # the dataset's classification
 
     out = tmp_path / "out"
     for fmt in ("parquet", "csv"):

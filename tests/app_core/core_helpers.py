@@ -38,9 +38,9 @@ def make_team(platform: Platform) -> Team:
 
 
 def upload_titanic(platform: Platform, team: Team, *, epsilon: float = 5.0, members: bool = True, data: bytes | None = None,
-                   name: str = "titanic"):
+                   name: str = "titanic", classification: str = "public"):
     ds = platform.upload_dataset(team.owner, "titanic.csv", data if data is not None else TITANIC_CSV.read_bytes(),
-                                 name=name, budget_epsilon=epsilon, delta=1e-6,
+                                 name=name, classification=classification, budget_epsilon=epsilon, delta=1e-6,
                                  schema_json=TITANIC_SCHEMA.read_text())
     if members:
         for a in (team.officer, team.officer2, team.ml):

@@ -41,7 +41,7 @@ def work(p: Platform, admin, owner, officer) -> None:
     pipeline = tiny_pipeline()
     for round_number in itertools.count():
         # dataset names are unique on the platform: one per child and round
-        ds = p.upload_dataset(owner, "t.csv", data, name=f"t-{os.getpid()}-{round_number}", budget_epsilon=2.0,
+        ds = p.upload_dataset(owner, "t.csv", data, name=f"t-{os.getpid()}-{round_number}", classification="public", budget_epsilon=2.0,
                               delta=1e-6, schema_json=schema)
         p.add_member(admin, ds.id, officer.user_id)
         for _ in range(2):

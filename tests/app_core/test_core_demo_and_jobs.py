@@ -114,7 +114,8 @@ def test_real_mst_fit_and_evaluation(tmp_path):
     try:
         team = make_team(p)
         data, schema = small_titanic()
-        ds = p.upload_dataset(team.owner, "t.csv", data, name="t", budget_epsilon=5.0, delta=1e-6, schema_json=schema)
+        ds = p.upload_dataset(team.owner, "t.csv", data, name="t", classification="internal", budget_epsilon=5.0, delta=1e-6,
+                             schema_json=schema)
         for a in (team.officer, team.ml):
             p.add_member(team.admin, ds.id, a.user_id)
         rel = p.request_release(team.owner, ds.id, synthesizer="mst", epsilon=1.0, target="Survived",
@@ -126,10 +127,14 @@ def test_real_mst_fit_and_evaluation(tmp_path):
         assert report["overall_verdict"] == rel.verdict
         assert "timings" not in report  # durations grow with the table: logs only, never an artefact
         assert "<html" in p.get_release_card(team.officer, rel.id, "full").lower()
+        label = "internal (max ε 10; one privacy officer approves; published for 180 days)"
+        for audience in ("full", "ml"):  # the dataset's classification is one of the card's facts
+            assert label in p.get_release_card(team.officer, rel.id, audience)
         p.approve(team.officer, rel.id, "reviewed", override=rel.verdict != "pass")
         manifest = p.manifest(team.ml, rel.id)
         assert set(manifest["files"]) == {"synthetic.csv", "synthetic.parquet", "release_card.html"}
         assert manifest["privacy"]["epsilon"] == 1.0 and manifest["approval"]["approver"] == "officer"
+        assert manifest["classification"] == "internal"
         # the card's privacy summary is built from the rho OpenDP consumed (at most the rho charged)
         consumed = manifest["synthesizer"]["model"]["budget"]["rho"]
         assert report["privacy"]["rho"] == consumed <= rel.rho

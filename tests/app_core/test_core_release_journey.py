@@ -109,13 +109,13 @@ def test_duplicate_dataset_names_are_refused(platform):
     team = make_team(platform)
     upload_titanic(platform, team)
     with pytest.raises(ConflictError, match="already has a dataset named 'Titanic'"):
-        platform.upload_dataset(team.outsider, "t.csv", TITANIC_CSV.read_bytes(), name="Titanic ", budget_epsilon=1,
+        platform.upload_dataset(team.outsider, "t.csv", TITANIC_CSV.read_bytes(), name="Titanic ", classification="public", budget_epsilon=1,
                                 delta=1e-6)
     assert [d.name for d in platform.list_datasets(team.admin)] == ["titanic"]
     # a deleted dataset's name is free again
     ds = platform.list_datasets(team.admin)[0]
     platform.delete_dataset(team.owner, ds.id)
-    assert platform.upload_dataset(team.owner, "t.csv", TITANIC_CSV.read_bytes(), name="titanic", budget_epsilon=1,
+    assert platform.upload_dataset(team.owner, "t.csv", TITANIC_CSV.read_bytes(), name="titanic", classification="public", budget_epsilon=1,
                                    delta=1e-6).name == "titanic"
 
 

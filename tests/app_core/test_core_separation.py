@@ -50,7 +50,7 @@ def test_the_dataset_owner_made_officer_cannot_approve_a_colleagues_release(plat
 def test_raw_access_to_another_dataset_does_not_count(platform):
     team = make_team(platform)
     ds = upload_titanic(platform, team)
-    other = upload_titanic(platform, team, name="titanic-other")
+    other = upload_titanic(platform, team, name="titanic 2")  # names are unique
     colleague = platform.create_user(team.admin, "colleague", PASSWORD, "data_owner")
     platform.add_member(team.admin, other.id, colleague.id)
     platform.draft_schema(platform.login("colleague", PASSWORD).actor, other.id)

@@ -8,7 +8,7 @@ import pytest
 
 from app.core import jobs
 from app.core.authz import PermissionDeniedError, SelfApprovalError
-from app.core.releases import TRANSITIONS, IllegalTransitionError
+from app.core.releases import DOWNLOADABLE, STATES, TRANSITIONS, IllegalTransitionError
 from app.core.services import ApprovalRefusedError, AuthenticationError, NotFoundError, Platform
 from synthgen.errors import BudgetExceededError, InvalidInputError
 
@@ -49,8 +49,11 @@ def test_happy_path_and_state_machine(platform):
 def test_transition_table_is_explicit():
     assert TRANSITIONS["approve"] == (("evaluated",), "approved")
     assert TRANSITIONS["publish"] == (("approved",), "published")
-    assert all(target in ("running", "evaluated", "failed", "draft", "approved", "rejected", "published", "revoked")
-               for _, target in TRANSITIONS.values())
+    # a release of confidential or restricted data waits in second_review, where nothing is downloadable
+    assert TRANSITIONS["approve_first"] == (("evaluated",), "second_review")
+    assert TRANSITIONS["approve_second"] == (("second_review",), "approved")
+    assert "second_review" not in DOWNLOADABLE
+    assert all(target in STATES for _, target in TRANSITIONS.values())
 
 
 def test_self_approval_refused(platform):
@@ -126,7 +129,7 @@ def test_ml_engineer_never_reaches_raw_data_or_unapproved_release(platform):
         "manifest": lambda: platform.manifest(ml, evaluated.id),
         "update_schema": lambda: platform.update_schema(ml, ds.id, "{}"),
         "request_release": lambda: platform.request_release(ml, ds.id, synthesizer="mst", epsilon=0.1),
-        "upload": lambda: platform.upload_dataset(ml, "t.csv", b"a\n1\n", name="x", budget_epsilon=1, delta=1e-6),
+        "upload": lambda: platform.upload_dataset(ml, "t.csv", b"a\n1\n", name="x", classification="public", budget_epsilon=1, delta=1e-6),
         "audit_log": lambda: platform.audit_log(ml),
         "approve": lambda: platform.approve(ml, evaluated.id, "x"),
         "delete": lambda: platform.delete_dataset(ml, ds.id),
@@ -191,7 +194,7 @@ def test_login_throttling_sessions_disable_and_role_change(platform):
     platform.set_role(team.admin, team.owner.user_id, "ml_engineer")
     assert platform.actor_for_session(session.token).role == "ml_engineer"
     with pytest.raises(PermissionDeniedError):  # a stale Actor object grants nothing
-        platform.upload_dataset(team.owner, "t.csv", b"a\n1\n", name="x", budget_epsilon=1, delta=1e-6)
+        platform.upload_dataset(team.owner, "t.csv", b"a\n1\n", name="x", classification="public", budget_epsilon=1, delta=1e-6)
     platform.disable_user(team.admin, team.owner.user_id)
     with pytest.raises(AuthenticationError):
         platform.actor_for_session(session.token)
@@ -248,7 +251,7 @@ def test_api_token_actors_are_read_only_in_the_service_layer(platform):
     assert actor.via == "api_token"
     platform.list_releases(actor)  # reading releases is the token's purpose
     with pytest.raises(PermissionDeniedError, match="API token may not upload"):
-        platform.upload_dataset(actor, "t.csv", b"a,b\n1,2\n", name="x", budget_epsilon=1.0, delta=1e-9)
+        platform.upload_dataset(actor, "t.csv", b"a,b\n1,2\n", name="x", classification="public", budget_epsilon=1.0, delta=1e-9)
     with pytest.raises(PermissionDeniedError, match="API token may not create_api_token"):
         platform.create_api_token(actor, timedelta(days=1))
     denied = [e for e in platform.audit_log(team.admin) if e.outcome == "denied" and e.action == "upload"]

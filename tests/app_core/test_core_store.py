@@ -76,3 +76,41 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns_to_it(db_url):
         assert current_revision(eng) == head_revision()
     finally:
         eng.dispose()
+
+
+def test_upgrade_from_0003_labels_existing_datasets_restricted(db_url):
+    """0004 gives every dataset that existed before labels the most sensitive label, keeps the
+    releases' rows, and downgrades back."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from app.core.migrations import alembic_config
+
+    eng = make_engine(db_url)
+    try:
+        upgrade(eng, "0003")
+        with eng.begin() as c:
+            c.execute(text("INSERT INTO users (username, role, disabled, failed_attempts, created_at) "
+                           "VALUES ('u', 'data_owner', false, 0, CURRENT_TIMESTAMP)"))
+            uid = c.execute(text("SELECT id FROM users WHERE username = 'u'")).scalar_one()
+            c.execute(text("INSERT INTO datasets (name, owner_id, columns_json, budget_rho_total, delta, storage_dir, "
+                           "split_seed, created_at) VALUES ('d', :u, '[]', 1.0, 1e-9, 'x', 1, CURRENT_TIMESTAMP)"),
+                      {"u": uid})
+            did = c.execute(text("SELECT id FROM datasets WHERE name = 'd'")).scalar_one()
+            c.execute(text("INSERT INTO releases (dataset_id, requester_id, state, synthesizer, config_json, schema_json, "
+                           "dp, policy_json, override, created_at, updated_at) VALUES (:d, :u, 'published', 'mst', "
+                           "'{}', '{}', true, '{}', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"d": did, "u": uid})
+        upgrade(eng)
+        assert current_revision(eng) == head_revision()
+        with eng.connect() as c:
+            assert c.execute(text("SELECT classification FROM datasets")).all() == [("restricted",)]
+            assert c.execute(text("SELECT state, second_approver_id, expires_at FROM releases")).all() == [
+                ("published", None, None)]
+        command.downgrade(alembic_config(eng), "0003")
+        assert current_revision(eng) == "0003"
+        with eng.connect() as c:
+            assert c.execute(text("SELECT state FROM releases")).all() == [("published",)]
+        upgrade(eng)
+        assert current_revision(eng) == head_revision()
+    finally:
+        eng.dispose()

@@ -32,7 +32,7 @@ def test_hostile_uploads_rejected_and_nothing_stored(platform, settings):
     team = make_team(platform)
     for case, (filename, data) in sorted(HOSTILE.items()):
         with pytest.raises(InvalidInputError) as err:
-            platform.upload_dataset(team.owner, filename, data, name="hostile", budget_epsilon=1.0, delta=1e-6)
+            platform.upload_dataset(team.owner, filename, data, name="hostile", classification="public", budget_epsilon=1.0, delta=1e-6)
         message = str(err.value)
         assert message and len(message) < 500 and "Traceback" not in message, case
         with transaction(platform._factory) as s:
@@ -45,7 +45,7 @@ def test_hostile_uploads_rejected_and_nothing_stored(platform, settings):
 
 def test_good_upload_after_rejections(platform):
     team = make_team(platform)
-    ds = platform.upload_dataset(team.owner, "ok.csv", b"a,b\n" + GOOD_ROWS.encode(), name="ok", budget_epsilon=1.0,
+    ds = platform.upload_dataset(team.owner, "ok.csv", b"a,b\n" + GOOD_ROWS.encode(), name="ok", classification="public", budget_epsilon=1.0,
                                  delta=1e-6)
     assert ds.columns == ("a", "b") and ds.members == ("owner",)
     assert ds.budget.total.epsilon(1e-6) == pytest.approx(1.0, rel=1e-6)

@@ -50,6 +50,15 @@ def wait_idle(page, timeout: float = 30_000) -> None:
     page.wait_for_timeout(300)
 
 
+def choose_classification(page, label: str) -> None:
+    """Pick the data classification ``label`` (e.g. "internal") in the upload form."""
+    box = page.get_by_role("combobox", name="Classification", exact=True).first
+    box.click()
+    box.fill(label)
+    page.get_by_role("option").filter(has_text=label).first.click()
+    wait_idle(page)
+
+
 def login(page, base_url: str, username: str, password: str) -> None:
     page.goto(base_url)
     page.get_by_label("User name").fill(username)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.app_ui.browser_helpers import dashboard_env, require_chromium, free_port, goto, launch, login, logout, shot, wait_idle
+from tests.app_ui.browser_helpers import choose_classification, dashboard_env, require_chromium, free_port, goto, launch, login, logout, shot, wait_idle
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -98,6 +98,7 @@ def test_owner_to_officer_to_ml_engineer_in_a_browser(served):
         inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
         inputs.nth(0).set_input_files(str(csv_path))
         page.get_by_label("Dataset name", exact=True).fill("adult sample")
+        choose_classification(page, "internal")
         inputs.nth(1).set_input_files(str(schema_path))
         wait_idle(page)
         page.get_by_role("button", name="Upload", exact=True).click()

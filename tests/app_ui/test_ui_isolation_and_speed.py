@@ -15,9 +15,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:streamlit")
 
 def test_two_sessions_never_see_each_others_datasets(platform, team):
     a = platform.upload_dataset(team.owner, "titanic.csv", TITANIC_CSV.read_bytes(), name="alpha-secret-name",
-                                budget_epsilon=5.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
+                                classification="public", budget_epsilon=5.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
     b = platform.upload_dataset(team.outsider, "titanic.csv", TITANIC_CSV.read_bytes(), name="bravo-secret-name",
-                                budget_epsilon=5.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
+                                classification="public", budget_epsilon=5.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
     s1 = app_test(platform, "owner")
     s2 = app_test(platform, "outsider")
     # interleave the two sessions, on every page they have
@@ -52,7 +52,7 @@ def seed_many(platform, team, n_datasets: int = 20, n_releases: int = 200) -> No
     data, schema = TITANIC_CSV.read_bytes(), TITANIC_SCHEMA.read_text()
     ids = []
     for i in range(n_datasets):
-        ds = platform.upload_dataset(team.owner, "titanic.csv", data, name=f"dataset {i:02d}", budget_epsilon=50.0,
+        ds = platform.upload_dataset(team.owner, "titanic.csv", data, name=f"dataset {i:02d}", classification="public", budget_epsilon=50.0,
                                      delta=1e-6, schema_json=schema)
         for a in (team.officer, team.ml):
             platform.add_member(team.admin, ds.id, a.user_id)

@@ -46,7 +46,7 @@ def test_a_data_drafted_schema_never_inherits_the_review_tick(platform, team, wo
 
 def test_saving_data_values_as_reviewed_needs_a_confirmation_listing_them(platform, team):
     ds = platform.upload_dataset(team.owner, "titanic.csv", TITANIC_CSV.read_bytes(), name="fresh",
-                                 budget_epsilon=3.0, delta=1e-6)
+                                 classification="public", budget_epsilon=3.0, delta=1e-6)
     at = _page(platform, "owner", "datasets")
     at.button(key=f"draft_btn_{ds.id}").click().run()
     _review_box(at).check().run()

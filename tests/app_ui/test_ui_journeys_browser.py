@@ -35,6 +35,7 @@ import pytest
 from tests.app_ui.browser_helpers import (
     Dashboard,
     charts_drawn,
+    choose_classification,
     dashboard_env,
     free_port,
     goto,
@@ -75,7 +76,7 @@ def site(tmp_path_factory):
     # while he was a data owner (he becomes a privacy officer below).
     dave = platform.login("dave", PASSWORD).actor
     seeded = platform.upload_dataset(dave, "titanic.csv", TITANIC_CSV.read_bytes(), name="titanic (dave)",
-                                     budget_epsilon=5.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
+                                     classification="public", budget_epsilon=5.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
     failed = platform.request_release(dave, seeded.id, synthesizer="mst", epsilon=0.5)
     assert jobs.run_one(platform, tiny_pipeline("fail")) == "succeeded"
     own = platform.request_release(dave, seeded.id, synthesizer="mst", epsilon=0.5)
@@ -138,6 +139,7 @@ def test_owner_uploads_and_requests_a_release(site):
     inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     inputs.nth(0).set_input_files(str(TITANIC_CSV))
     page.get_by_label("Dataset name", exact=True).fill("titanic")
+    choose_classification(page, "internal")
     inputs.nth(1).set_input_files(str(TITANIC_SCHEMA))
     wait_idle(page)
     page.get_by_test_id("stBaseButton-primaryFormSubmit").click()

@@ -17,15 +17,19 @@ USER_OF_ROLE = {"data_owner": "owner", "privacy_officer": "officer", "ml_enginee
 ROLE_LABEL = {"data_owner": "Data owner", "privacy_officer": "Privacy officer", "ml_engineer": "ML engineer",
               "admin": "Administrator"}
 
+#: the dataset's label, shown on every page that shows the dataset or a release of it
+CLASSIFICATION = "**Classification:** public (max ε 100; one privacy officer approves; published for 365 days)"
+
 # What each role must (and must not) see on each of its pages.
 EXPECT = {
-    ("data_owner", "datasets"): (["titanic", "Privacy budget", "Lifetime budget", "Schema"], []),
-    ("data_owner", "new_release"): (["What ε = 1 at δ", "After this release", "Your recent releases"], []),
-    ("data_owner", "releases"): (["Release #", "approved"], []),
-    ("privacy_officer", "review"): (["Waiting for a decision (1)", "Privacy risk", "Singling out (risk)", "Why:",
+    ("data_owner", "datasets"): (["titanic", "Privacy budget", "Lifetime budget", "Schema", CLASSIFICATION], []),
+    ("data_owner", "new_release"): (["What ε = 1 at δ", "After this release", "Your recent releases", CLASSIFICATION],
+                                    []),
+    ("data_owner", "releases"): (["Release #", "approved", CLASSIFICATION], []),
+    ("privacy_officer", "review"): ([CLASSIFICATION, "Waiting for a decision (1)", "Privacy risk", "Singling out (risk)", "Why:",
                                     "What ε = 0.5 and δ = 1e-06 promise", "Decision"], ["singling_out_risk"]),
     ("privacy_officer", "audit"): (["Audit log", "Chain verification"], []),
-    ("ml_engineer", "releases"): (["Release #", "approved by officer"], ["Not (yet) approved"]),
+    ("ml_engineer", "releases"): (["Release #", "approved by officer", CLASSIFICATION], ["Not (yet) approved"]),
     ("admin", "admin"): (["Administration", "owner"], []),
     ("admin", "datasets"): (["titanic"], ["Upload a table", "Draft a schema"]),
     ("admin", "audit"): (["Audit log"], []),
@@ -195,7 +199,7 @@ def test_owner_uploads_drafts_and_saves_schema(platform, team):
     from tests.app_ui.ui_helpers import TITANIC_CSV
 
     ds = platform.upload_dataset(team.owner, "titanic.csv", TITANIC_CSV.read_bytes(), name="fresh",
-                                 budget_epsilon=3.0, delta=1e-6)
+                                 classification="public", budget_epsilon=3.0, delta=1e-6)
     at = _signed_in(platform, "data_owner")
     assert "no schema yet" in texts(at)
     at.button(key=f"draft_btn_{ds.id}").click().run()
@@ -285,7 +289,7 @@ def test_forbidden_actions_refused_by_service(platform, team, world):
         lambda: platform.list_users(team.owner),
         lambda: platform.create_user(team.officer, "mallory", "a very long password 123", "admin"),
         lambda: platform.rotate_keys(team.owner),
-        lambda: platform.upload_dataset(team.ml, "t.csv", TITANIC_CSV.read_bytes(), name="x", budget_epsilon=1,
+        lambda: platform.upload_dataset(team.ml, "t.csv", TITANIC_CSV.read_bytes(), name="x", classification="public", budget_epsilon=1,
                                         delta=1e-6),
         lambda: platform.delete_dataset(team.outsider, ds),                           # not a member
         lambda: platform.get_dataset(team.outsider, ds),
@@ -295,3 +299,56 @@ def test_forbidden_actions_refused_by_service(platform, team, world):
             fn()
     denied = [e for e in platform.audit_log(team.admin, limit=10_000) if e.outcome == "denied"]
     assert len(denied) >= len(refused)
+
+
+def test_upload_form_asks_for_the_classification(platform, team):
+    from app.core.classification import LABELS
+
+    at = _signed_in(platform, "data_owner")  # no dataset yet: the upload form is open
+    box = at.selectbox(key="upload_classification")
+    assert box.value is None  # no label is preselected: the owner chooses one
+    assert list(box.options) == [
+        "public (max ε 100; one privacy officer approves; published for 365 days)",
+        "internal (max ε 10; one privacy officer approves; published for 180 days)",
+        "confidential (max ε 3; two privacy officers approve; published for 90 days)",
+        "restricted (max ε 1; two privacy officers approve; published for 30 days)"] and len(LABELS) == 4
+    next(b for b in at.button if b.label == "Upload").click().run()
+    assert not at.exception
+    assert "classification: choose the data's classification" in texts(at)
+    assert platform.list_datasets(team.owner) == []
+
+
+def test_second_officer_sees_and_completes_a_restricted_release(platform, team):
+    from tests.app_ui.ui_helpers import PASSWORD, TITANIC_CSV, TITANIC_SCHEMA, evaluated_release
+
+    ds = platform.upload_dataset(team.owner, "titanic.csv", TITANIC_CSV.read_bytes(), name="records",
+                                 classification="restricted", budget_epsilon=1.0, delta=1e-6,
+                                 schema_json=TITANIC_SCHEMA.read_text())
+    second = platform.create_user(team.admin, "officer2", PASSWORD, "privacy_officer")
+    for user_id in (team.officer.user_id, team.ml.user_id, second.id):
+        platform.add_member(team.admin, ds.id, user_id)
+    rel = evaluated_release(platform, team, ds.id)
+    assert platform.approve(team.officer, rel.id, "first look").state == "second_review"
+    at = _signed_in(platform, "data_owner")
+    at.switch_page(PAGE_FILES["releases"]).run()
+    assert "a second privacy officer decides" in texts(at)
+    at = _signed_in(platform, "privacy_officer")  # the first approver: no second approval by the same person
+    at.switch_page(PAGE_FILES["review"]).run()
+    assert "nothing (you gave the first approval)" in texts(at)
+    assert not any(b.key == f"approve_{rel.id}" for b in at.button)
+    at = app_test(platform, "officer2")
+    at.run()
+    at.switch_page(PAGE_FILES["review"]).run()
+    assert not at.exception
+    shown = texts(at)
+    assert "restricted (max ε 1; two privacy officers approve; published for 30 days)" in shown
+    assert "Approved by officer; the classification asks for a second privacy officer" in shown
+    assert "1 of 2" in shown
+    at.text_area(key=f"reason_{rel.id}").input("second look: gates pass")
+    at.button(key=f"approve_{rel.id}").click().run()
+    assert not at.exception
+    assert platform.get_release(team.officer, rel.id).state == "approved"
+    at = app_test(platform, "ml")
+    at.run()
+    at.switch_page(PAGE_FILES["releases"]).run()
+    assert "approved by officer and officer2" in texts(at)

@@ -44,7 +44,7 @@ def make_team(platform: Platform) -> Team:
 def upload_titanic(platform: Platform, team: Team, *, name: str = "titanic", owner: Actor | None = None,
                    members: bool = True):
     ds = platform.upload_dataset(owner or team.owner, "titanic.csv", TITANIC_CSV.read_bytes(), name=name,
-                                 budget_epsilon=10.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
+                                 classification="public", budget_epsilon=10.0, delta=1e-6, schema_json=TITANIC_SCHEMA.read_text())
     if members:
         for a in (team.officer, team.ml):
             platform.add_member(team.admin, ds.id, a.user_id)

@@ -27,11 +27,11 @@ def cmd_releases_list(args: argparse.Namespace) -> int:
     if not releases:
         print("no releases visible to you", file=sys.stderr)
         return 0
-    print(f"{'ID':>5}  {'DATASET':<20} {'STATE':<10} {'SYNTHESIZER':<15} {'EPSILON':>8}  UPDATED")
+    print(f"{'ID':>5}  {'DATASET':<20} {'CLASS':<12} {'STATE':<13} {'SYNTHESIZER':<15} {'EPSILON':>8}  UPDATED")
     for r in releases:
         eps = f"{r['epsilon']:.3g}" if r["epsilon"] is not None else "non-DP"
-        print(f"{r['id']:>5}  {r['dataset'][:20]:<20} {r['state']:<10} {r['synthesizer'][:15]:<15} {eps:>8}  "
-              f"{r['updated_at'][:19]}")
+        print(f"{r['id']:>5}  {r['dataset'][:20]:<20} {r['classification']:<12} {r['state']:<13} "
+              f"{r['synthesizer'][:15]:<15} {eps:>8}  {r['updated_at'][:19]}")
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from app.core import classification as classification_rules
 from app.core import crypto
 from app.core import releases as rel_sm
 from app.core.authz import PermissionDeniedError, authorize
@@ -57,11 +58,14 @@ class Datasets:
         self.rt = rt
 
     def upload_dataset(self, actor: Actor, filename: str, data: bytes, *, name: str,
-                       budget_epsilon: float, delta: float, schema_json: str | None = None) -> DatasetInfo:
+                       budget_epsilon: float, delta: float, classification: str,
+                       schema_json: str | None = None) -> DatasetInfo:
         """Validate (size/shape limits; hostile files raise UploadRejected with a user-facing
         message and store nothing), convert to Parquet, split 70/30 train/control with a seeded
         split, encrypt both under a fresh data key (AES-GCM, dataset id as associated data) and
-        register the dataset with its lifetime budget (ε at δ). The uploader becomes owner and
+        register the dataset with its lifetime budget (ε at δ) and its ``classification``
+        (:mod:`app.core.classification`: the initial ε may not exceed the label's maximum; above
+        it the owner asks for a budget raise that a privacy officer approves). The uploader becomes owner and
         member. ``schema_json``, if given, must be a reviewed schema matching the columns."""
         import numpy as np
 
@@ -75,8 +79,11 @@ class Datasets:
             authorize(self.rt.matrix, role=op.user.role, action="upload", scope="own")
             name = clean_text(name, "name", max_len=NAME_MAX)
             check_name_free(op.session, name)
+            label = classification_rules.check_label(classification)
             total = PrivacyBudget.from_epsilon(budget_epsilon, delta)
-            op.details = {"name": name, "budget_epsilon": float(budget_epsilon), "delta": float(delta)}
+            classification_rules.check_initial_budget(label, budget_epsilon)
+            op.details = {"name": name, "budget_epsilon": float(budget_epsilon), "delta": float(delta),
+                          "classification": label}
             frame = validate_upload(filename, data, self.rt.upload_limits)
             if len(frame) < MIN_ROWS:
                 raise InvalidInputError(f"the table must have at least {MIN_ROWS} rows to split off a control set")
@@ -104,7 +111,7 @@ class Datasets:
             storage = f"datasets/{secrets.token_hex(8)}"
             ds = Dataset(name=name, owner_id=op.user.id, columns_json=json.dumps(columns),
                          schema_json=schema_text, budget_rho_total=total.rho, delta=float(delta), created_at=self.rt.now(),
-                         storage_dir=storage, split_seed=seed)
+                         storage_dir=storage, split_seed=seed, classification=label)
             s.add(ds)
             s.flush()
             if schema is not None and not schema.derived_from_private_data:

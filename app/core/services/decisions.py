@@ -21,6 +21,12 @@ Rules kept here:
   void everywhere and a second approver, would turn every DP release of the dataset into one
   without a guarantee, and every screen showing ε would have to say so; one refusal here keeps
   the ledger's ε true.)
+* Two officers where the dataset's label asks for them (``app.core.classification``): the first
+  approval moves the release to ``second_review``, where it is not downloadable; a second privacy
+  officer who is neither the requester nor the first approver, and never had raw access to the
+  dataset, approves it again under the same decision rule, and only then is it ``approved``.
+* Publishing sets the end of the publication window from the label; :meth:`Decisions.expire_publications`
+  revokes published releases whose window has ended (the worker runs it; one audit entry each).
 * What ML teams read as the approval reason (the release's ``reason``, the manifest) is one of
   :data:`APPROVAL_REASONS`, never the officer's free text: a free-text reason written while
   looking at the full report can quote real-side figures. The officer's note stays in the audit
@@ -39,8 +45,10 @@ from app.core.authz import PermissionDeniedError, four_eyes_check
 from app.core.decisions import decision_rule
 from app.core.services import views
 from app.core.services.inputs import clean_text
+from app.core.services.runtime import SYSTEM_ACTOR
 from app.core.services.types import Actor, ApprovalRefusedError, ReleaseInfo
-from app.core.store import AuditRow, Dataset
+from app.core.classification import policy as label_policy
+from app.core.store import AuditRow, Dataset, Release, lock_for_update
 from synthgen.errors import InvalidInputError
 
 #: Audited actions that show a user the raw data of a dataset (or what is derived from it without
@@ -92,7 +100,12 @@ class Decisions:
             rel = self.rt.authorize_release(op, "approve", release_id)
             four_eyes_check(rel.requester_id, op.user.id)
             self._check_no_raw_access(s, op.user, rel.dataset_id)
-            rel_sm.check(rel, "approve")
+            second = rel.state == "second_review"
+            if second and rel.approver_id == op.user.id:
+                raise SeparationOfDutiesError(
+                    f"{op.user.username} already approved release {rel.id}; its dataset's classification asks for a "
+                    "second, different privacy officer")
+            rel_sm.check(rel, "approve_second" if second else "approve")
             note = clean_text(reason, "reason")
             rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=json.loads(rel.policy_json))
             if rule.kind == "reject_only":
@@ -102,9 +115,14 @@ class Decisions:
                 raise ApprovalRefusedError(f"release {rel.id} needs an explicit override to be approved ({rule.reason}): "
                                            "tick the override (override=True) and give a written reason")
             code = check_reason_code(reason_code, override=rule.needs_override)
-            rel_sm.approve(s, rel, approver_id=op.user.id, reason=APPROVAL_REASONS[code], override=rule.needs_override)
+            label = s.get(Dataset, rel.dataset_id).classification
+            if second:
+                rel_sm.approve_second(s, rel, approver_id=op.user.id)
+            else:
+                rel_sm.approve(s, rel, approver_id=op.user.id, reason=APPROVAL_REASONS[code],
+                               override=rule.needs_override, first_of_two=label_policy(label).approvals >= 2)
             op.details.update(verdict=rel.verdict, override=rule.needs_override, dp=rel.dp, reason_code=code,
-                              note=note[:500])
+                              note=note[:500], classification=label, approval=2 if second else 1)
             return views.release_info(s, rel)
 
     @staticmethod
@@ -134,8 +152,31 @@ class Decisions:
             s = op.session
             rel = self.rt.authorize_release(op, "publish", release_id)
             four_eyes_check(rel.requester_id, op.user.id)  # whatever the publisher's role is now
-            rel_sm.publish(s, rel)
+            label = s.get(Dataset, rel.dataset_id).classification
+            expires_at = self.rt.now() + label_policy(label).publication_window
+            rel_sm.publish(s, rel, expires_at=expires_at)
+            op.details.update(classification=label, expires_at=expires_at.isoformat())
             return views.release_info(s, rel)
+
+    def expire_publications(self) -> list[int]:
+        """Revoke every published release whose publication window (set from its dataset's label)
+        has ended; one ``expire`` audit entry by the system each. Returns their ids."""
+        now = self.rt.now()
+        with self.rt.transaction() as s:
+            due = s.execute(select(Release.id).where(Release.state == "published", Release.expires_at.is_not(None),
+                                                     Release.expires_at <= now)).scalars().all()
+        expired = []
+        for release_id in due:
+            with self.rt.transaction() as s:
+                rel = s.execute(lock_for_update(select(Release).where(Release.id == release_id), s)).scalar_one()
+                if rel.state != "published" or rel.expires_at is None or rel.expires_at > now:
+                    continue  # decided meanwhile
+                rel_sm.revoke(s, rel, reason="publication window ended; request a new release to renew it")
+                self.rt.append_audit(s, actor=SYSTEM_ACTOR, action="expire", outcome="ok", target=f"release:{rel.id}",
+                                     details={"release_id": rel.id, "dataset_id": rel.dataset_id,
+                                              "expires_at": rel.expires_at.isoformat()})
+                expired.append(rel.id)
+        return expired
 
     def revoke(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
         with self.rt.op(actor, "revoke", f"release:{release_id}") as op:

@@ -4,7 +4,8 @@ card, the manifest and the bundle; in memory or streamed.
 Rules kept here:
 
 * Only releases in ``DOWNLOADABLE`` states (approved, published) are downloadable; the matrix
-  denies ``download_unapproved`` to every role.
+  denies ``download_unapproved`` to every role. A published release whose publication window
+  (set from its dataset's classification) has ended is refused, even before the sweep revokes it.
 * Only files marked public leave: never the full card or the risk report.
 * Every download is audited with its format and SHA-256; a stored file that does not match its
   recorded SHA-256 is refused before a byte leaves, and audited as a failed download.
@@ -25,7 +26,7 @@ from app.core.services.runtime import Operation
 from app.core.services.types import Actor, Download, DownloadFormat, NotFoundError
 from app.core.store import Dataset, Release, User
 from app.core.streaming import ArtifactIntegrityError, DownloadStream, check_ciphertext
-from synthgen.errors import InternalError, InvalidInputError
+from synthgen.errors import ConflictError, InternalError, InvalidInputError
 
 if TYPE_CHECKING:
     from app.core.services.runtime import Runtime
@@ -40,6 +41,11 @@ class Downloads:
         op.details.update(dataset_id=rel.dataset_id, release_id=rel.id)
         if rel.state in DOWNLOADABLE:
             self.rt.authorize(op, "download_approved", rel.dataset_id)
+            if rel.expires_at is not None and rel.expires_at <= self.rt.now():
+                # the window set by the dataset's label ended; the worker's sweep revokes it soon,
+                # and nothing is served meanwhile
+                raise ConflictError(f"release {rel.id}'s publication window ended at {rel.expires_at:%Y-%m-%d %H:%M} "
+                                    "UTC; ask for a new release")
         else:
             self.rt.authorize(op, "download_unapproved", rel.dataset_id)  # denied for every role
             raise InternalError("download_unapproved was allowed by the matrix")
@@ -50,6 +56,9 @@ class Downloads:
         review = schema_reviews.for_schema_json(s, rel.dataset_id, rel.schema_json)
         return build_manifest(rel, dataset_name=ds.name, requester=s.get(User, rel.requester_id).username,
                               approver=s.get(User, rel.approver_id).username if rel.approver_id else None,
+                              second_approver=s.get(User, rel.second_approver_id).username
+                              if rel.second_approver_id else None,
+                              classification=ds.classification,
                               schema_review=schema_reviews.public_record(s, review) if review is not None else None)
 
     def download(self, actor: Actor, release_id: int, fmt: DownloadFormat = "bundle") -> Download:

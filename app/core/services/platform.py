@@ -226,8 +226,10 @@ class Platform:
 
     # -- datasets ------------------------------------------------------------------------------
     def upload_dataset(self, actor: Actor, filename: str, data: bytes, *, name: str,
-                       budget_epsilon: float, delta: float, schema_json: str | None = None) -> DatasetInfo:
-        return self.datasets.upload_dataset(actor, filename, data, name=name, budget_epsilon=budget_epsilon, delta=delta, schema_json=schema_json)
+                       budget_epsilon: float, delta: float, classification: str,
+                       schema_json: str | None = None) -> DatasetInfo:
+        return self.datasets.upload_dataset(actor, filename, data, name=name, budget_epsilon=budget_epsilon, delta=delta,
+                                            classification=classification, schema_json=schema_json)
 
     def list_datasets(self, actor: Actor) -> list[DatasetInfo]:
         return self.datasets.list_datasets(actor)
@@ -318,6 +320,9 @@ class Platform:
 
     def revoke(self, actor: Actor, release_id: int, reason: str) -> ReleaseInfo:
         return self.decisions.revoke(actor, release_id, reason)
+
+    def expire_publications(self) -> list[int]:
+        return self.decisions.expire_publications()
 
     # -- downloads -----------------------------------------------------------------------------
     def download(self, actor: Actor, release_id: int, fmt: DownloadFormat = "bundle") -> Download:

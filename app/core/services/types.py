@@ -160,6 +160,8 @@ class DatasetInfo:
     members: tuple[str, ...]
     budget: BudgetSummary
     schema_draft_json: str | None = None  # DP-discovered draft waiting for the owner's review
+    #: public | internal | confidential | restricted (app.core.classification)
+    classification: str = "restricted"
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ class ReleaseInfo:
     id: int
     dataset_id: int
     dataset_name: str
-    state: str  # draft | running | failed | evaluated | approved | rejected | published | revoked
+    state: str  # draft | running | failed | evaluated | second_review | approved | rejected | published | revoked
     requester: str
     synthesizer: str
     config: dict[str, Any]
@@ -214,6 +216,15 @@ class ReleaseInfo:
     updated_at: datetime
     artifacts: dict[str, str]  # file name -> SHA-256 (empty until evaluated)
     job: JobInfo | None
+    #: the dataset's label (app.core.classification), shown with every release
+    classification: str = "restricted"
+    #: the second privacy officer, when the label asks for two approvals
+    second_approver: str | None = None
+    #: how many approvals the label asks for (1 or 2)
+    approvals_required: int = 1
+    published_at: datetime | None = None
+    #: end of the publication window; the release is revoked automatically after it
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

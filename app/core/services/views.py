@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core import ledger
+from app.core.classification import LEGACY_DEFAULT, policy
 from app.core.services import schema_reviews
 from app.core.services.inputs import chunks
 from app.core.services.types import BudgetSummary, DatasetInfo, PendingBudgetRaise, JobInfo, ReleaseInfo, UserInfo
@@ -38,7 +39,8 @@ def dataset_info(s: Session, ds: Dataset) -> DatasetInfo:
     return DatasetInfo(id=ds.id, name=ds.name, owner=owner.username if owner else "?", owner_id=ds.owner_id,
                        created_at=ds.created_at, delta=ds.delta, columns=tuple(json.loads(ds.columns_json)),
                        schema_json=ds.schema_json, schema_reviewed=reviewed, members=tuple(members),
-                       budget=budget_summary(s, ds), schema_draft_json=ds.schema_draft_json)
+                       budget=budget_summary(s, ds), schema_draft_json=ds.schema_draft_json,
+                       classification=ds.classification)
 
 
 def user_info(u: User, generated: str | None = None) -> UserInfo:
@@ -64,12 +66,16 @@ def release_infos(s: Session, rels: list[Release]) -> list[ReleaseInfo]:
     if not rels:
         return []
     ds_names: dict[int, str] = {}
+    ds_labels: dict[int, str] = {}
     usernames: dict[int, str] = {}
     latest_job: dict[int, Job] = {}
     rel_ids = [r.id for r in rels]
-    user_ids = sorted({r.requester_id for r in rels} | {r.approver_id for r in rels if r.approver_id})
+    user_ids = sorted({r.requester_id for r in rels} | {r.approver_id for r in rels if r.approver_id}
+                      | {r.second_approver_id for r in rels if r.second_approver_id})
     for chunk in chunks(sorted({r.dataset_id for r in rels})):
-        ds_names.update(s.execute(select(Dataset.id, Dataset.name).where(Dataset.id.in_(chunk))).all())
+        for ds_id, ds_name, label in s.execute(select(Dataset.id, Dataset.name, Dataset.classification)
+                                               .where(Dataset.id.in_(chunk))).all():
+            ds_names[ds_id], ds_labels[ds_id] = ds_name, label
     for chunk in chunks(user_ids):
         usernames.update(s.execute(select(User.id, User.username).where(User.id.in_(chunk))).all())
     for chunk in chunks(rel_ids):
@@ -77,6 +83,7 @@ def release_infos(s: Session, rels: list[Release]) -> list[ReleaseInfo]:
         latest_job.update((j.release_id, j) for j in s.execute(select(Job).where(Job.id.in_(newest))).scalars())
     out = []
     for rel in rels:
+        label = ds_labels.get(rel.dataset_id, LEGACY_DEFAULT)
         artifacts = {k: v["sha256"] for k, v in json.loads(rel.artifacts_json or "{}").items() if v.get("public")}
         out.append(ReleaseInfo(
             id=rel.id, dataset_id=rel.dataset_id, dataset_name=ds_names.get(rel.dataset_id, "?"), state=rel.state,
@@ -85,5 +92,7 @@ def release_infos(s: Session, rels: list[Release]) -> list[ReleaseInfo]:
             rows=rel.rows, target=rel.target, policy=json.loads(rel.policy_json), verdict=rel.verdict,
             approver=usernames.get(rel.approver_id) if rel.approver_id else None, reason=rel.reason,
             override=rel.override, created_at=rel.created_at, updated_at=rel.updated_at, artifacts=artifacts,
-            job=job_info(latest_job.get(rel.id))))
+            job=job_info(latest_job.get(rel.id)), classification=label, approvals_required=policy(label).approvals,
+            second_approver=usernames.get(rel.second_approver_id) if rel.second_approver_id else None,
+            published_at=rel.published_at, expires_at=rel.expires_at))
     return out

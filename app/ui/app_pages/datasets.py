@@ -13,6 +13,8 @@ from app.ui.components.discovery import KINDS as DISCOVERY_KINDS
 from app.ui.components.discovery import declarations_frame, declarations_from_frame
 from app.ui.components.card import md
 from app.ui.components.schema_editor import schema_editor, schema_to_frame
+from app.core.classification import LABELS
+from app.core.classification import describe as classification_line
 from synthgen.budget import MAX_EPSILON
 
 actor = state.require_actor()
@@ -33,10 +35,16 @@ if owner:
             name = st.text_input("Dataset name", key="upload_name",
                                  help="Unique on the platform (the API and CLI find datasets by name). Visible to the "
                                       "dataset's members and the privacy officers who review its releases.")
+            label = st.selectbox("Classification", LABELS, index=None, key="upload_classification",
+                                 placeholder="Choose the data's classification",
+                                 format_func=classification_line,
+                                 help="Sets the largest initial budget, how many privacy officers approve each release "
+                                      "and how long a release stays published.")
             c1, c2 = st.columns(2)
             budget = c1.number_input("Lifetime privacy budget ε", min_value=0.01, max_value=MAX_EPSILON, value=10.0,
                                      step=0.5, key="upload_budget",
-                                     help="The most ε that all releases of this table may ever spend together.")
+                                     help="The most ε that all releases of this table may ever spend together; at most the "
+                                          "classification's maximum (a privacy officer approves more).")
             delta = c2.select_slider("δ (probability the guarantee fails)", options=[1e-9, 1e-8, 1e-7, 1e-6, 1e-5],
                                      value=1e-9, format_func=lambda d: f"{d:.0e}", key="upload_delta",
                                      help="Should be far below 1 / number of people in the table.")
@@ -45,7 +53,11 @@ if owner:
         if go:
             st.session_state[upload_open] = True
             # Refusals are shown in full right under the form (never collapsed inside a status box).
-            if up is None:
+            if label is None:
+                st.error("classification: choose the data's classification (public, internal, confidential or "
+                         "restricted); it sets the largest budget and who approves its releases.",
+                         icon=":material/block:")
+            elif up is None:
                 st.error("Choose a CSV or Parquet file first.", icon=":material/block:")
             else:
                 with st.spinner(f"Uploading {up.name} ({up.size / 1e6:.1f} MB): validating, splitting and "
@@ -53,7 +65,7 @@ if owner:
                     schema_text = schema_file.getvalue().decode("utf-8", "replace") if schema_file else None
                     info = state.call_at(st, platform.upload_dataset, actor, up.name, up.getvalue(),
                                          name=name or up.name, budget_epsilon=float(budget), delta=float(delta),
-                                         schema_json=schema_text)
+                                         classification=label, schema_json=schema_text)
                 if info is not None:
                     st.success(f"Dataset “{info.name}” uploaded: {len(info.columns)} columns stored encrypted; 30% "
                                "held out as a control set for the risk evaluation. Releases are reviewed by the "
@@ -65,7 +77,7 @@ if not datasets:
     st.info("No datasets yet." + (" Upload a table above to start." if owner else ""))
     st.stop()
 
-rows = [{"id": d.id, "Name": d.name, "Owner": d.owner, "Columns": len(d.columns),
+rows = [{"id": d.id, "Name": d.name, "Classification": d.classification, "Owner": d.owner, "Columns": len(d.columns),
          "Schema": "reviewed" if d.schema_reviewed else ("draft — needs review" if d.schema_json else "missing"),
          "Remaining ε": round(d.budget.epsilon("remaining"), 3), "δ": f"{d.delta:.0e}",
          "Members": ", ".join(d.members)} for d in datasets]
@@ -80,6 +92,7 @@ state.select_dataset(ds_id)
 ds = next(d for d in datasets if d.id == ds_id)
 
 st.subheader(f"{ds.name}")
+st.markdown(f"**Classification:** {classification_line(ds.classification)}")
 st.caption(f"Owner {ds.owner} · created {ds.created_at:%Y-%m-%d %H:%M} UTC · members: {', '.join(ds.members)}")
 
 st.markdown("#### Privacy budget")

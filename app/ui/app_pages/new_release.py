@@ -4,6 +4,7 @@ import json
 
 import streamlit as st
 
+from app.core.classification import describe as classification_line
 from app.ui import state
 from app.ui.components.budget import budget_meter, preview_after_spend
 from app.ui.components.progress import recent_releases, release_progress
@@ -29,6 +30,7 @@ else:
                          format_func=lambda i: next(f"{d.name} (#{d.id})" for d in ready if d.id == i), key="rel_dataset")
     state.select_dataset(ds_id)
     ds = next(d for d in ready if d.id == ds_id)
+    st.markdown(f"**Classification:** {classification_line(ds.classification)}")
     schema = json.loads(ds.schema_json)
     col_names = [c["name"] for c in schema.get("columns", []) if c.get("role") != "identifier"]
 

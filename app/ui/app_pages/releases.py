@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app.core.bundle import download_name
+from app.core.classification import describe as classification_line
 from app.ui import state
 from app.core.decisions import decision_rule
 from app.ui.components.card import STATE_LABEL, embed_card, md, verdict_label
@@ -20,10 +21,12 @@ if actor.role != "ml_engineer":
     others = [r for r in releases if r.state not in ("approved", "published")]
     if others:
         with st.expander(f"Not (yet) approved ({len(others)})"):
-            st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.get(r.state, r.state),
+            st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "Classification": r.classification,
+                           "State": STATE_LABEL.get(r.state, r.state),
                            "Privacy": state.fmt_eps(r.epsilon, r.delta), "Verdict": verdict_label(r.verdict),
                            "Next step": decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).short
-                           if r.state == "evaluated" else "",
+                           if r.state == "evaluated" else
+                           "a second privacy officer decides" if r.state == "second_review" else "",
                            "Reason": r.reason or ""}
                           for r in reversed(others)], hide_index=True, width="stretch")
 
@@ -31,9 +34,11 @@ if not approved:
     st.info("No approved release is available to you yet.")
     st.stop()
 
-st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.get(r.state, r.state),
-               "Synthesizer": r.synthesizer, "Privacy": state.fmt_eps(r.epsilon, r.delta),
-               "Approved by": r.approver or "—", "Override": "yes" if r.override else ""}
+st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "Classification": r.classification,
+               "State": STATE_LABEL.get(r.state, r.state), "Synthesizer": r.synthesizer, "Privacy": state.fmt_eps(r.epsilon, r.delta),
+               "Approved by": ", ".join(a for a in (r.approver, r.second_approver) if a) or "—",
+               "Published until": f"{r.expires_at:%Y-%m-%d}" if r.expires_at else "—",
+               "Override": "yes" if r.override else ""}
               for r in reversed(approved)], hide_index=True, width="stretch")
 ids = [r.id for r in reversed(approved)]
 wanted = state.selected_release()
@@ -43,7 +48,10 @@ state.select_release(rid)
 rel = next(r for r in approved if r.id == rid)
 
 st.markdown(f"### Release #{rel.id} of “{md(rel.dataset_name)}”")
-st.caption(f"{state.fmt_eps(rel.epsilon, rel.delta)} · approved by {rel.approver} · {rel.reason or ''}")
+st.markdown(f"**Classification:** {classification_line(rel.classification)}")
+approvers = " and ".join(a for a in (rel.approver, rel.second_approver) if a)
+until = f" · published until {rel.expires_at:%Y-%m-%d %H:%M} UTC" if rel.expires_at else ""
+st.caption(f"{state.fmt_eps(rel.epsilon, rel.delta)} · approved by {approvers}{until} · {rel.reason or ''}")
 if rel.override:
     st.warning("Approved with an override: a gate did not pass or the release has no formal privacy. Read the reason.")
 

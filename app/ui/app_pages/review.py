@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app.core.classification import describe as classification_line
 from app.core.decisions import decision_rule
 from app.ui import state
 from app.ui.components.card import STATE_LABEL, embed_card, md, metrics_table, verdict_badge, verdict_label
@@ -16,21 +17,35 @@ DECISION_WORD = {"approve": "approve or reject", "approve_with_reason": "approve
 st.title("Review")
 state.show_flash()
 releases = state.call(platform.list_releases, actor) or []
-queue = [r for r in releases if r.state == "evaluated"]
+# confidential and restricted data: a release approved once waits for a second, different officer
+queue = [r for r in releases if r.state in ("evaluated", "second_review")]
 
 
 def rule_of(r):
     return decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy)
 
 
+def first_approver(r) -> bool:
+    return r.state == "second_review" and r.approver == actor.username
+
+
+def you_can(r) -> str:
+    if r.requester == actor.username:
+        return "nothing (you requested it)"
+    if first_approver(r):
+        return "nothing (you gave the first approval)"
+    return DECISION_WORD[rule_of(r).kind]
+
+
 st.subheader(f"Waiting for a decision ({len(queue)})")
 if not queue:
     st.info("No evaluated release is waiting for review.")
 else:
-    st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "Requested by": r.requester,
+    st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "Classification": r.classification,
+                   "Approvals": f"{1 if r.state == 'second_review' else 0} of {r.approvals_required}",
+                   "Requested by": r.requester,
                    "Synthesizer": r.synthesizer, "Privacy": state.fmt_eps(r.epsilon, r.delta),
-                   "Verdict": verdict_label(r.verdict), "You can": DECISION_WORD[rule_of(r).kind]
-                   if r.requester != actor.username else "nothing (you requested it)"}
+                   "Verdict": verdict_label(r.verdict), "You can": you_can(r)}
                   for r in queue], hide_index=True, width="stretch")
     ids = [r.id for r in queue]
     wanted = state.selected_release()
@@ -41,6 +56,10 @@ else:
     rule = rule_of(rel)
 
     st.markdown(f"### Release #{rel.id} of “{md(rel.dataset_name)}”")
+    st.markdown(f"**Classification:** {classification_line(rel.classification)}")
+    if rel.state == "second_review":
+        st.info(f"Approved by {rel.approver}; the classification asks for a second privacy officer (not the "
+                "requester, not the first approver, nobody who saw the raw data).", icon=":material/group:")
     c = st.columns(4)
     c[0].metric("Synthesizer", rel.synthesizer.upper() if rel.dp else f"{rel.synthesizer} (no formal privacy)")
     c[1].metric("ε (privacy loss)", f"{rel.epsilon:.3g}" if rel.dp else "—")
@@ -82,6 +101,9 @@ else:
     if rel.requester == actor.username:
         st.error(f"You requested release #{rel.id} yourself, so you cannot approve or publish it (four-eyes rule), "
                  "whatever your role is now. Another privacy officer must decide on it.", icon=":material/block:")
+    elif first_approver(rel):
+        st.info(f"You gave release #{rel.id} its first approval; its classification asks for a second, different "
+                "privacy officer to approve it before it can be downloaded or published.", icon=":material/group:")
     else:
         st.markdown(f"**What you can decide:** {DECISION_WORD[rule.kind]}, because {rule.reason}.")
         reason = st.text_area("Reason (required, kept in the audit log)", key=f"reason_{rel.id}",
@@ -113,8 +135,9 @@ decided = [r for r in releases if r.state in ("approved", "published", "rejected
 if not decided:
     st.caption("None yet.")
 else:
-    st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.get(r.state, r.state),
-                   "Requested by": r.requester, "Decided by": r.approver or "—", "Reason": r.reason or "",
+    st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "Classification": r.classification,
+                   "State": STATE_LABEL.get(r.state, r.state), "Requested by": r.requester,
+                   "Decided by": ", ".join(a for a in (r.approver, r.second_approver) if a) or "—", "Reason": r.reason or "",
                    "Override": "yes" if r.override else "", "Privacy": state.fmt_eps(r.epsilon, r.delta)}
                   for r in reversed(decided)], hide_index=True, width="stretch")
     live = [r.id for r in decided if r.state in ("approved", "published")]

@@ -11,6 +11,7 @@ from app.ui.components import verdicts
 VERDICT_ICON = verdicts.VERDICT_WORD
 STATE_LABEL = {
     "draft": "queued", "running": "running", "failed": "failed", "evaluated": "waiting for review",
+    "second_review": "waiting for a second officer",
     "approved": "approved", "rejected": "rejected", "published": "published", "revoked": "revoked",
 }
 _BADGE = {"pass": "green", "fail": "red", "inconclusive": "orange", "info": "gray"}

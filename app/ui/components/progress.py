@@ -76,7 +76,8 @@ def recent_releases(*, every: float = 2.0) -> None:
                        "Verdict": verdict_label(r.verdict) if r.verdict else "—",
                        "Progress": f"{(1.0 if r.state not in ACTIVE else (r.job.progress if r.job else 0)):.0%}",
                        "Next step": (decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).short
-                                     if r.state == "evaluated" else "")}
+                                     if r.state == "evaluated" else
+                                     "a second privacy officer decides" if r.state == "second_review" else "")}
                       for r in reversed(mine)], hide_index=True, width="stretch")
         for r in mine:
             _note_finish(r.id, r.state)

@@ -94,7 +94,8 @@ class Decisions:
             self._check_no_raw_access(s, op.user, rel.dataset_id)
             rel_sm.check(rel, "approve")
             note = clean_text(reason, "reason")
-            rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=json.loads(rel.policy_json))
+            rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=json.loads(rel.policy_json),
+                                 federated=views.release_info(s, rel).federated)
             if rule.kind == "reject_only":
                 raise ApprovalRefusedError(f"release {rel.id} cannot be approved: {rule.reason}; it can only be "
                                            "rejected")

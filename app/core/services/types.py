@@ -160,6 +160,9 @@ class DatasetInfo:
     members: tuple[str, ...]
     budget: BudgetSummary
     schema_draft_json: str | None = None  # DP-discovered draft waiting for the owner's review
+    #: for a dataset registered from a federated fit (no table on the platform): its federation
+    #: record (fit id, coordinator, sites, colluders, rounds, trust model); None for an upload
+    federation: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,12 @@ class ReleaseInfo:
     updated_at: datetime
     artifacts: dict[str, str]  # file name -> SHA-256 (empty until evaluated)
     job: JobInfo | None
+    #: a federated fit's record (public: it is in the model info); None for a central fit
+    federation: dict | None = None
+
+    @property
+    def federated(self) -> bool:
+        return self.federation is not None
 
 
 @dataclass(frozen=True)

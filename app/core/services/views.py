@@ -38,7 +38,21 @@ def dataset_info(s: Session, ds: Dataset) -> DatasetInfo:
     return DatasetInfo(id=ds.id, name=ds.name, owner=owner.username if owner else "?", owner_id=ds.owner_id,
                        created_at=ds.created_at, delta=ds.delta, columns=tuple(json.loads(ds.columns_json)),
                        schema_json=ds.schema_json, schema_reviewed=reviewed, members=tuple(members),
-                       budget=budget_summary(s, ds), schema_draft_json=ds.schema_draft_json)
+                       budget=budget_summary(s, ds), schema_draft_json=ds.schema_draft_json,
+                       federation=dataset_federation(s, ds))
+
+
+def dataset_federation(s: Session, ds: Dataset) -> dict | None:
+    """A federated dataset has no table on the platform and one release, its fit's."""
+    if ds.table_path is not None:
+        return None
+    from app.core.services.federated import federation_of
+
+    for (info,) in s.execute(select(Release.model_info_json).where(Release.dataset_id == ds.id).order_by(Release.id)):
+        fed = federation_of(json.loads(info or "{}"))
+        if fed is not None:
+            return fed
+    return None
 
 
 def user_info(u: User, generated: str | None = None) -> UserInfo:
@@ -85,5 +99,13 @@ def release_infos(s: Session, rels: list[Release]) -> list[ReleaseInfo]:
             rows=rel.rows, target=rel.target, policy=json.loads(rel.policy_json), verdict=rel.verdict,
             approver=usernames.get(rel.approver_id) if rel.approver_id else None, reason=rel.reason,
             override=rel.override, created_at=rel.created_at, updated_at=rel.updated_at, artifacts=artifacts,
-            job=job_info(latest_job.get(rel.id))))
+            job=job_info(latest_job.get(rel.id)), federation=_federation(rel)))
     return out
+
+
+def _federation(rel: Release) -> dict | None:
+    from app.core.services.federated import federation_of
+
+    if not rel.model_info_json or '"federation"' not in rel.model_info_json:
+        return None
+    return federation_of(json.loads(rel.model_info_json))

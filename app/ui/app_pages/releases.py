@@ -22,7 +22,7 @@ if actor.role != "ml_engineer":
         with st.expander(f"Not (yet) approved ({len(others)})"):
             st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "State": STATE_LABEL.get(r.state, r.state),
                            "Privacy": state.fmt_eps(r.epsilon, r.delta), "Verdict": verdict_label(r.verdict),
-                           "Next step": decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).short
+                           "Next step": decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy, federated=r.federated).short
                            if r.state == "evaluated" else "",
                            "Reason": r.reason or ""}
                           for r in reversed(others)], hide_index=True, width="stretch")

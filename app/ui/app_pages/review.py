@@ -20,7 +20,7 @@ queue = [r for r in releases if r.state == "evaluated"]
 
 
 def rule_of(r):
-    return decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy)
+    return decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy, federated=r.federated)
 
 
 st.subheader(f"Waiting for a decision ({len(queue)})")

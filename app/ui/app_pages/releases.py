@@ -7,6 +7,7 @@ from app.ui import state
 from app.core.decisions import decision_rule
 from app.ui.components.card import STATE_LABEL, embed_card, md, verdict_label
 from app.ui.components.charts import release_gates
+from app.ui.components.federation import federation_panel
 
 actor = state.require_actor()
 platform = state.platform()
@@ -65,7 +66,9 @@ for col, (fmt, label, mime) in zip(cols, [("csv", "Download CSV", "text/csv"),
                         key=f"dl_{fmt}_{rel.id}", on_click="ignore", icon=":material/download:")
 st.caption("Each download is recorded in the audit log with the file's SHA-256.")
 
-if actor.role == "data_owner":
+if rel.federated:
+    federation_panel(rel.federation)
+elif actor.role == "data_owner":
     # the owner may read the evaluation (view_risk_report on their own dataset): its key charts
     report = state.call(platform.get_risk_report, actor, rel.id)
     if report is not None:

@@ -6,6 +6,7 @@ from app.core.decisions import decision_rule
 from app.ui import state
 from app.ui.components.card import STATE_LABEL, embed_card, md, metrics_table, verdict_badge, verdict_label
 from app.ui.components.charts import release_gates
+from app.ui.components.federation import federation_panel
 
 actor = state.require_actor()
 platform = state.platform()
@@ -60,10 +61,13 @@ else:
         st.error("This release is **not differentially private**: it has no formal privacy guarantee.")
     st.markdown(f"{verdict_badge(rel.verdict)} **Overall: {verdict_label(rel.verdict)}**: {rule.reason}.")
 
-    report = state.call(platform.get_risk_report, actor, rel.id)
-    if report is not None:
-        release_gates(report)
-        metrics_table(report)
+    if rel.federated:
+        federation_panel(rel.federation)
+    else:
+        report = state.call(platform.get_risk_report, actor, rel.id)
+        if report is not None:
+            release_gates(report)
+            metrics_table(report)
 
     # Loaded only when opened: the full card quotes real-side statistics, and opening it is
     # what the audit log records (once per session and release).

@@ -36,6 +36,7 @@ from app.core.services import schema_reviews, views
 from app.core.services.datasets import check_name_free
 from app.core.services.inputs import NAME_MAX, clean_text
 from app.core.services.types import Actor, ReleaseInfo
+from app.core.services.views import federation_of
 from app.core.store import Dataset, Membership, Release
 from synthgen.budget import PrivacyBudget
 from synthgen.errors import ConflictError, InvalidInputError
@@ -48,12 +49,6 @@ MAX_MODEL_BYTES = 50 * 1024 * 1024
 KIND = "federated"
 NOT_MEASURED = ("Utility and disclosure risk were not measured: the platform holds no real table of this fit "
                 "(every site kept its own), so nothing can be compared with real rows here.")
-
-
-def federation_of(model_info: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The federation facts a release page shows (from its public model info), or None."""
-    fed = ((model_info or {}).get("accounting") or {}).get("federation")
-    return fed if isinstance(fed, dict) else None
 
 
 def render_card(name: str, record, rows: int) -> str:

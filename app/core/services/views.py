@@ -46,8 +46,6 @@ def dataset_federation(s: Session, ds: Dataset) -> dict | None:
     """A federated dataset has no table on the platform and one release, its fit's."""
     if ds.table_path is not None:
         return None
-    from app.core.services.federated import federation_of
-
     for (info,) in s.execute(select(Release.model_info_json).where(Release.dataset_id == ds.id).order_by(Release.id)):
         fed = federation_of(json.loads(info or "{}"))
         if fed is not None:
@@ -103,9 +101,14 @@ def release_infos(s: Session, rels: list[Release]) -> list[ReleaseInfo]:
     return out
 
 
-def _federation(rel: Release) -> dict | None:
-    from app.core.services.federated import federation_of
+def federation_of(model_info: dict | None) -> dict | None:
+    """The federation record in a model's public info (``synthgen federate fit``), or None."""
+    accounting = (model_info or {}).get("accounting")
+    fed = accounting.get("federation") if isinstance(accounting, dict) else None
+    return fed if isinstance(fed, dict) else None
 
+
+def _federation(rel: Release) -> dict | None:
     if not rel.model_info_json or '"federation"' not in rel.model_info_json:
         return None
     return federation_of(json.loads(rel.model_info_json))

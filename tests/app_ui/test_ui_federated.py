@@ -25,7 +25,7 @@ def _page(platform, user, page):
 
 
 def _site_table(at) -> str:
-    return "\n".join(df.value.to_string() for df in at.dataframe if "Site" in df.value.columns)
+    return "\n".join(t.value.reset_index().to_string() for t in at.table if t.value.index.name == "Site")
 
 
 def test_dataset_page_shows_federated_across_sites_with_each_sites_part(platform, team, fed_model):

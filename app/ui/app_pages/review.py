@@ -53,8 +53,10 @@ else:
                 f"synthetic table, they learn at most e^ε ≈ {factor:.3g} times more about any one person than if that "
                 f"person had never been in the data, except with probability δ = {rel.delta:.0e} (far below one in "
                 "the number of people in the table). ε ≤ 1 is strong protection, 1–5 is common, above 10 is weak. "
-                "The gates below measure what the guarantee does not: how useful the table is, and what real "
-                "attacks achieve on it.", icon=":material/shield:")
+                + ("For a federated fit nothing measures what the guarantee does not (usefulness, real attacks): "
+                   "the platform holds no real table of it." if rel.federated else
+                   "The gates below measure what the guarantee does not: how useful the table is, and what real "
+                   "attacks achieve on it."), icon=":material/shield:")
         st.caption(f"Requested by {rel.requester}; rows: {rel.rows or 'a differentially private estimate of the table size'}; "
                    f"ML-utility target: {rel.target or '—'}.")
     else:
@@ -93,7 +95,9 @@ else:
                                           "accepted because …")
         override = False
         if rule.kind == "approve_with_reason":
-            override = st.checkbox("I approve although not every gate passed; my reason above justifies it "
+            override = st.checkbox("I approve although nothing was measured; the accounting and my reason above "
+                                   "justify it (recorded as an override)" if rel.federated else
+                                   "I approve although not every gate passed; my reason above justifies it "
                                    "(recorded as an override)", key=f"override_{rel.id}")
         elif rule.kind == "reject_only":
             st.warning("This release cannot be approved: " + rule.reason + ". Reject it with a reason; the "

@@ -12,7 +12,7 @@ from synthgen.budget import rho_to_epsilon
 
 NOT_MEASURED = ("Utility and disclosure risk were **not measured**: the platform holds no real table of this fit "
                 "(every site kept its own), so nothing can be compared with real rows here. The decision rests on "
-                "the DP accounting below.")
+                "the DP accounting above.")
 
 
 def site_rows(fed: dict) -> list[dict]:
@@ -30,7 +30,10 @@ def federation_panel(fed: dict, *, release: bool = True) -> None:
     st.caption(f"Federated MST fit {fed['fit_id']} run by coordinator {fed['coordinator']} at ε {float(fed['epsilon']):g}, "
                f"δ {float(fed['delta']):.0e}. No site's table is on this platform; each site's own ledger paid the "
                "fit's budget, so this dataset's budget is recorded as spent.")
-    st.dataframe(site_rows(fed), hide_index=True, width="stretch")
+    import pandas as pd
+
+    # a plain table (HTML, not a canvas grid): a handful of rows, readable and selectable
+    st.table(pd.DataFrame(site_rows(fed)).set_index("Site"))
     st.markdown(f"**Trust model:** {fed['guarantee']} (up to c = {fed['colluding']} sites may collude with the "
                 "coordinator). Each site's audit log records every round with the coordinator's identity "
                 "(`synthgen site status`).")

@@ -96,3 +96,25 @@ def test_an_altered_federation_record_is_refused(platform, fed_model, edit, what
     with pytest.raises(ModelFileError, match=f"altered after the fit.*{what}"):
         register(platform, team, with_info(fed_model, edit))
     assert platform.list_datasets(team.owner) == []
+
+
+def test_cli_registers_a_federated_fit_and_refuses_an_altered_one(platform, settings, monkeypatch, capsys, tmp_path,
+                                                                   fed_model):
+    from app.cli import main
+
+    team = make_team(platform)
+    good, bad = tmp_path / "union.zip", tmp_path / "altered.zip"
+    good.write_bytes(fed_model)
+    bad.write_bytes(with_info(fed_model, lambda i: i["accounting"]["federation"].update(colluding=0)))
+    for k, v in settings.to_env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("SYNTHGEN_USERNAME", "owner")
+    monkeypatch.setenv("SYNTHGEN_PASSWORD", "correct horse battery staple 42")
+    assert main(["federate", "register", str(bad), "--name", "union"]) != 0
+    assert "federation record was altered after the fit" in capsys.readouterr().err
+    assert main(["federate", "register", str(good), "--name", "union"]) == 0
+    out = capsys.readouterr().out
+    assert "across 3 sites" in out and all(site in out for site in SITES)
+    (ds,) = platform.list_datasets(team.owner)
+    assert ds.name == "union" and ds.federation is not None
+

@@ -30,6 +30,9 @@ class ReleaseOut(BaseModel):
     updated_at: datetime
     files: dict[str, str] = Field(description="public file name -> SHA-256 of its content")
     downloadable: bool
+    federation: dict[str, Any] | None = Field(
+        None, description="a federated fit's record (fit id, coordinator, sites, colluders, rounds, trust model); "
+                          "null for a central fit. A federated release's utility and risk were not measured")
 
 
 class ReleaseList(BaseModel):
@@ -69,7 +72,7 @@ def release_out(r: ReleaseInfo) -> ReleaseOut:
                       synthesizer=r.synthesizer, dp=r.dp, epsilon=r.epsilon, delta=r.delta, rho=r.rho, rows=r.rows,
                       target=r.target, verdict=r.verdict, approver=r.approver, override=r.override,
                       created_at=r.created_at, updated_at=r.updated_at, files=dict(r.artifacts),
-                      downloadable=r.state in DOWNLOADABLE)
+                      downloadable=r.state in DOWNLOADABLE, federation=r.federation)
 
 
 def token_out(t: ApiTokenInfo) -> TokenOut:

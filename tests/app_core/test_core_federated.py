@@ -59,6 +59,10 @@ def test_journey_register_officer_approves_with_reason_then_download(platform, f
     assert "not measured" in manifest["evaluation"]["not_measured"]
     assert list(synthetic.columns) == list(platform.get_dataset(team.owner, rel.dataset_id).columns)
     assert len(synthetic) == rel.rows
+    from app.api.models import release_out
+
+    shown = release_out(platform.get_release(team.owner, rel.id)).model_dump()  # what the HTTP API answers
+    assert shown["federation"]["sites"] == sorted(SITES) and shown["downloadable"]
 
 
 def test_a_fit_is_registered_once(platform, fed_model):

@@ -122,3 +122,19 @@ def test_cli_registers_a_federated_fit_and_refuses_an_altered_one(platform, sett
     (ds,) = platform.list_datasets(team.owner)
     assert ds.name == "union" and ds.federation is not None
 
+
+
+def test_nothing_refits_rebudgets_or_reads_a_federated_dataset(platform, fed_model):
+    from synthgen.errors import InvalidInputError
+
+    team = make_team(platform)
+    ds_id = register(platform, team, fed_model).dataset_id
+    attempts = [
+        lambda: platform.request_release(team.owner, ds_id, synthesizer="mst", epsilon=0.1),
+        lambda: platform.set_budget(team.owner, ds_id, 5.0),
+        lambda: platform.draft_schema(team.owner, ds_id),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InvalidInputError, match="federated fit with no table on the platform"):
+            attempt()
+    assert platform.budget_summary(team.owner, ds_id).remaining.rho == pytest.approx(0, abs=1e-12)

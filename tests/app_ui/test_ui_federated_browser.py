@@ -47,6 +47,13 @@ def test_officer_sees_each_sites_part_in_the_browser(tmp_path):
             text = main_text(page)
             assert "Federated across 3 sites" in text and "not measured" in text
             assert all(site in text for site in SITES)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            login(page, dash.url, "alice", PASSWORD)
+            goto(page, "Datasets")
+            page.get_by_text("hospital-c", exact=True).first.wait_for(timeout=30_000)
+            shot(page, ARTIFACTS, "dataset-federated")
+            text = main_text(page)
+            assert "Federated across 3 sites" in text and "Register a federated fit" in text
             browser.close()
     finally:
         dash.stop()

@@ -34,6 +34,9 @@ class ReleaseOut(BaseModel):
     second_approver: str | None = None
     approvals_required: int = Field(description="privacy officers who must approve (set by the label)")
     expires_at: datetime | None = Field(None, description="end of the publication window (set by the label)")
+    federation: dict[str, Any] | None = Field(
+        None, description="a federated fit's record (fit id, coordinator, sites, colluders, rounds, trust model); "
+                          "null for a central fit. A federated release's utility and risk were not measured")
 
 
 class ReleaseList(BaseModel):
@@ -75,7 +78,7 @@ def release_out(r: ReleaseInfo) -> ReleaseOut:
                       created_at=r.created_at, updated_at=r.updated_at, files=dict(r.artifacts),
                       downloadable=r.state in DOWNLOADABLE, classification=r.classification,
                       second_approver=r.second_approver, approvals_required=r.approvals_required,
-                      expires_at=r.expires_at)
+                      expires_at=r.expires_at, federation=r.federation)
 
 
 def token_out(t: ApiTokenInfo) -> TokenOut:

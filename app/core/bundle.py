@@ -62,6 +62,7 @@ def build_manifest(release, *, dataset_name: str, requester: str, approver: str 
     info = json.loads(release.model_info_json or "{}")
     schema = json.loads(release.schema_json)
     policy = json.loads(release.policy_json)
+    federation = (info.get("accounting") or {}).get("federation") if isinstance(info.get("accounting"), dict) else None
     return {
         "format": MANIFEST_FORMAT,
         "release_id": release.id,
@@ -80,7 +81,11 @@ def build_manifest(release, *, dataset_name: str, requester: str, approver: str 
         "rows_requested": release.rows,
         "target": release.target,
         "library_versions": info.get("versions", {}),
-        "evaluation": {"verdict": release.verdict, "policy": policy},
+        "evaluation": {"verdict": release.verdict, "policy": policy,
+                       **({"not_measured": "federated fit: the platform holds no real table, so utility and risk "
+                                           "were not measured"} if federation else {})},
+        "kind": "federated" if federation else "central",
+        "federation": federation,
         "approval": {
             "requester": requester,
             "requested_at": _iso(release.created_at),

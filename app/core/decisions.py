@@ -11,6 +11,9 @@ show them to the owner before and after the request and to the privacy officer a
   allows it.
 * ``fail``: it can only be rejected, unless the release's policy says ``allow_override = true``;
   then a privacy officer may approve it with a written reason.
+* A federated fit (registered from ``synthgen federate fit``): the platform holds no real table,
+  so nothing was measured; it is treated as ``inconclusive`` (approve with a written reason, if
+  the policy allows inconclusive releases), and the reason says so.
 * A baseline without formal privacy: it can only be rejected, whatever the policy. Every dataset
   has a DP budget, and a baseline's output carries exact statistics of the table that no budget
   pays for; publishing it would void the ε every other release of the dataset claims, so it stays
@@ -56,9 +59,22 @@ def _policy_flag(policy: dict[str, Any] | None, key: str) -> bool:
     return value if isinstance(value, bool) else POLICY_DEFAULTS[key]
 
 
-def decision_rule(*, dp: bool, verdict: str | None, policy: dict[str, Any] | None) -> DecisionRule:
+def decision_rule(*, dp: bool, verdict: str | None, policy: dict[str, Any] | None,
+                  federated: bool = False) -> DecisionRule:
     """The decision rule of an evaluated release (see the module docstring)."""
     officer = "a privacy officer (not the person who requested it)"
+    if federated and dp:
+        # no central real table: nothing was measured, which is "inconclusive", not a pass
+        if _policy_flag(policy, "allow_inconclusive"):
+            return DecisionRule("approve_with_reason", True,
+                                "it is a federated fit: the platform holds no real table, so utility and risk were "
+                                "not measured; its DP accounting and each site's part are known; the policy allows "
+                                "an approval with a written reason",
+                                f"{officer} decides on the DP accounting: approve with a written reason, or reject")
+        return DecisionRule("reject_only", False,
+                            "it is a federated fit (utility and risk not measured) and its policy does not allow "
+                            "approving an inconclusive release",
+                            f"it can only be rejected; {officer} will close it")
     if not dp:
         return DecisionRule("reject_only", False,
                             "it has no formal privacy guarantee (a baseline synthesizer): baselines are evaluation-only, "

@@ -181,33 +181,51 @@ def federated_fit(
         log.warning("fit %s: could not tell every site it completed (%s)", plan.fit_id, exc)
     pool.shutdown(wait=True)
     report(0.8, "fitting the model to the aggregated measurements")
-    measured = [(c, y, mst.noise_std(rounds_sigma[0], len(sites))) for c, y in oneway.items()]
-    measured += [(c, pairs[c], mst.noise_std(rounds_sigma[1], len(sites))) for c in selected]
-    measured += [(c, y, mst.noise_std(rounds_sigma[2], len(sites))) for c, y in final.items()]
-    sampler, total = mst.fit_model(schema, config, measured)
+    model = assemble_model(schema, config, plan, budget.rho, oneway, pairs, selected, final, rounds_sigma)
     # the duration goes to the log only: a fit's duration grows with the sites' table sizes, so in
     # the model file it would be an unpaid statistic of their data
     log.info("fit %s: fitted in %.1f s", plan.fit_id, time.monotonic() - started)
+    report(1.0, "done")
+    return FederatedFit(model=model, plan=plan, transcript=transcript)
+
+
+def assemble_model(
+    schema: Schema, config: MST, plan: FitPlan, rho_requested: float, oneway: dict[tuple, np.ndarray],
+    pairs: dict[tuple, np.ndarray], selected: tuple, final: dict[tuple, np.ndarray], rounds_sigma: list[float],
+) -> FittedModel:
+    """The fitted model and its ``model.info`` from the three rounds' aggregated (noisy) sums.
+
+    Pure post-processing of the sums; the info block's ``accounting.federation`` is what the
+    platform registers and shows (``synthgen.federation.record`` checks it is consistent)."""
+    n_sites = len(plan.sites)
+    measured = [(c, y, mst.noise_std(rounds_sigma[0], n_sites)) for c, y in oneway.items()]
+    measured += [(c, pairs[c], mst.noise_std(rounds_sigma[1], n_sites)) for c in selected]
+    measured += [(c, y, mst.noise_std(rounds_sigma[2], n_sites)) for c, y in final.items()]
+    sampler, total = mst.fit_model(schema, config, measured)
     details = {
         "privacy_unit": "one row" if not schema.privacy_unit.person_column else f"one person with at most {schema.privacy_unit.max_rows} rows",
         "rho_consumed": plan.rho,
         "measured_cliques": [list(c) for c in (*oneway, *selected)],
         "federation": {
-            "fit_id": plan.fit_id, "coordinator": coordinator, "sites": list(plan.sites), "colluding": colluding,
+            "fit_id": plan.fit_id, "coordinator": plan.coordinator, "sites": list(plan.sites), "colluding": plan.colluding,
+            "epsilon": plan.epsilon, "delta": plan.delta,
             "rounds": [
                 {"name": mst.ROUND_NAMES[i], "rho": plan.round_rho[i], "noise_scale_per_site": rounds_sigma[i],
-                 "noise_std_of_sum": mst.noise_std(rounds_sigma[i], len(sites))}
+                 "noise_std_of_sum": mst.noise_std(rounds_sigma[i], n_sites)}
                 for i in range(3)
             ],
-            "guarantee": (
-                f"rho {plan.rho:.6g} against the coordinator together with up to {colluding} sites; "
-                f"rho {plan.rho * (len(sites) - colluding) / len(sites):.6g} against the coordinator alone"
-            ),
+            "guarantee": guarantee_text(plan),
         },
     }
-    info = build_info(schema=schema, config=config, budget={"rho": plan.rho, "rho_requested": budget.rho}, default_rows=total, details=details)
-    report(1.0, "done")
-    return FederatedFit(model=FittedModel(schema=schema, config=config, info=info, sampler=sampler), plan=plan, transcript=transcript)
+    info = build_info(schema=schema, config=config, budget={"rho": plan.rho, "rho_requested": rho_requested},
+                      default_rows=total, details=details)
+    return FittedModel(schema=schema, config=config, info=info, sampler=sampler)
+
+
+def guarantee_text(plan: FitPlan) -> str:
+    n, c = len(plan.sites), plan.colluding
+    return (f"rho {plan.rho:.6g} against the coordinator together with up to {c} sites; "
+            f"rho {plan.rho * (n - c) / n:.6g} against the coordinator alone")
 
 
 def save_model(fit: FederatedFit, path: str | Path) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from app.core import ledger
 from app.core.authz import four_eyes_check
 from app.core.services import views
+from app.core.services.inputs import require_table
 from app.core.services.types import Actor, BudgetSummary
 from app.core.store import BudgetRaise
 from synthgen.budget import PrivacyBudget
@@ -40,6 +41,7 @@ class Budgets:
         a privacy officer approves it with :meth:`approve_budget_raise`."""
         with self.rt.op(actor, "set_budget", f"dataset:{dataset_id}") as op:
             ds = self.rt.authorize_dataset(op, "set_budget", dataset_id)
+            require_table(ds, "change its budget")
             total = PrivacyBudget.from_epsilon(budget_epsilon, ds.delta)
             old = PrivacyBudget(ds.budget_rho_total)
             s = op.session

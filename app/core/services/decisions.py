@@ -107,7 +107,8 @@ class Decisions:
                     "second, different privacy officer")
             rel_sm.check(rel, "approve_second" if second else "approve")
             note = clean_text(reason, "reason")
-            rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=json.loads(rel.policy_json))
+            rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=json.loads(rel.policy_json),
+                                 federated=views.release_info(s, rel).federated)
             if rule.kind == "reject_only":
                 raise ApprovalRefusedError(f"release {rel.id} cannot be approved: {rule.reason}; it can only be "
                                            "rejected")

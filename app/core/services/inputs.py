@@ -36,3 +36,13 @@ def chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
     """Bounded IN lists (SQLite limits bound parameters per statement)."""
     for i in range(0, len(ids), size):
         yield ids[i:i + size]
+
+
+def require_table(ds, what: str) -> None:
+    """Refuse ``what`` on a dataset registered from a federated fit: the platform holds no table of
+    it (every site kept its own), and its budget is the fit's, already spent at the sites."""
+    if ds.table_path is None:
+        from synthgen.errors import InvalidInputError
+
+        raise InvalidInputError(f"dataset {ds.id} ({ds.name!r}) is a federated fit with no table on the platform: "
+                                f"it cannot {what}; its one release is the fit's, and a new fit runs at the sites")

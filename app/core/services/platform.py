@@ -23,6 +23,7 @@ from app.core.services.budget import Budgets
 from app.core.services.datasets import Datasets
 from app.core.services.decisions import Decisions
 from app.core.services.downloads import Downloads
+from app.core.services.federated import Federated
 from app.core.services.keys import KeyService
 from app.core.services.maintenance import Maintenance
 from app.core.services.releases import Releases
@@ -61,6 +62,7 @@ class Platform:
         self.schemas = Schemas(runtime)
         self.budgets = Budgets(runtime)
         self.releases = Releases(runtime)
+        self.federated = Federated(runtime)
         self.decisions = Decisions(runtime)
         self.downloads = Downloads(runtime)
         self.audit = AuditService(runtime)
@@ -283,6 +285,9 @@ class Platform:
         return self.budgets.reject_budget_raise(actor, raise_id)
 
     # -- releases ------------------------------------------------------------------------------
+    def register_federated(self, actor: Actor, filename: str, data: bytes, *, name: str) -> ReleaseInfo:
+        return self.federated.register_federated(actor, filename, data, name=name)
+
     def request_release(self, actor: Actor, dataset_id: int, *, synthesizer: str, epsilon: float | None,
                         delta: float | None = None, rows: int | None = None, target: str | None = None,
                         policy: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> ReleaseInfo:

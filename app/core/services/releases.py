@@ -32,6 +32,7 @@ from app.core.releases import DOWNLOADABLE
 from app.core.reviewers import require_reviewer
 from app.core.services import schema_reviews, views
 from app.core.services.runtime import Operation, with_retries
+from app.core.services.inputs import require_table
 from app.core.services.types import Actor, Audience, ReleaseInfo
 from app.core.store import Dataset, Job, Membership, Release, ReleaseView, User, UserSession, lock_for_update
 from synthgen.budget import PrivacyBudget, check_delta
@@ -101,6 +102,7 @@ class Releases:
                          config: dict[str, Any] | None) -> ReleaseInfo:
         with self.rt.op(actor, "request_release", f"dataset:{dataset_id}") as op:
             ds = self.rt.authorize_dataset(op, "request_release", dataset_id)
+            require_table(ds, "fit a new release")
             s = op.session
             ds = ledger.lock_dataset(s, ds.id)  # first lock of the transaction: see the lock order above
             dp = registry.facts(synthesizer).dp

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core import ledger
 from app.core.services import schema_reviews, views
+from app.core.services.inputs import require_table
 from app.core.services.types import Actor, DatasetInfo, DraftSchema
 from synthgen.budget import PrivacyBudget
 from synthgen.errors import InvalidInputError, SchemaError
@@ -47,6 +48,7 @@ class Schemas:
 
         with self.rt.op(actor, "view_raw", f"dataset:{dataset_id}") as op:
             ds = self.rt.authorize_dataset(op, "view_raw", dataset_id)
+            require_table(ds, "draft a schema from its data")
             train, _control = self.rt.vault.load_tables(ds)
             schema = _draft(train, name=ds.name)
             op.details["purpose"] = "draft_schema"
@@ -128,6 +130,7 @@ class Schemas:
         target = f"dataset:{dataset_id}"
         with self.rt.op(actor, "discover_schema", target) as op:
             ds = self.rt.authorize_dataset(op, "discover_schema", dataset_id)
+            require_table(ds, "discover a schema")
             specs, identifiers = self._discovery_inputs(json.loads(ds.columns_json), numeric, identifiers, bins)
             unit = self._discovery_unit(ds, privacy_unit, json.loads(ds.columns_json), specs)
             if unit.person_column is not None and unit.person_column not in identifiers:
@@ -155,6 +158,7 @@ class Schemas:
             raise
         with self.rt.op(actor, "discover_schema", target) as op:
             ds = self.rt.authorize_dataset(op, "discover_schema", dataset_id)
+            require_table(ds, "discover a schema")
             ds.schema_draft_json = schema.to_json()
             op.details.update(stage="stored", ledger_entry=entry_id, rho_charged=cost.rho, rho_used=accounting["rho"],
                               delta_used=accounting["delta"], queries=accounting["queries"],
@@ -181,6 +185,7 @@ class Schemas:
         """Forget the stored DP-discovered draft (its budget stays spent)."""
         with self.rt.op(actor, "discard_schema_draft", f"dataset:{dataset_id}") as op:
             ds = self.rt.authorize_dataset(op, "edit_schema", dataset_id)
+            require_table(ds, "change its schema")
             op.details["had_draft"] = ds.schema_draft_json is not None
             ds.schema_draft_json = None
             return views.dataset_info(op.session, ds)
@@ -203,6 +208,7 @@ class Schemas:
 
         with self.rt.op(actor, "edit_schema", f"dataset:{dataset_id}") as op:
             ds = self.rt.authorize_dataset(op, "edit_schema", dataset_id)
+            require_table(ds, "change its schema")
             if not isinstance(schema_json, str):
                 raise InvalidInputError("schema_json must be JSON text")
             if reviewed is not None and not isinstance(reviewed, bool):

@@ -162,6 +162,9 @@ class DatasetInfo:
     schema_draft_json: str | None = None  # DP-discovered draft waiting for the owner's review
     #: public | internal | confidential | restricted (app.core.classification)
     classification: str = "restricted"
+    #: for a dataset registered from a federated fit (no table on the platform): its federation
+    #: record (fit id, coordinator, sites, colluders, rounds, trust model); None for an upload
+    federation: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,12 @@ class ReleaseInfo:
     published_at: datetime | None = None
     #: end of the publication window; the release is revoked automatically after it
     expires_at: datetime | None = None
+    #: a federated fit's record (public: it is in the model info); None for a central fit
+    federation: dict | None = None
+
+    @property
+    def federated(self) -> bool:
+        return self.federation is not None
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,19 @@ def dataset_info(s: Session, ds: Dataset) -> DatasetInfo:
                        created_at=ds.created_at, delta=ds.delta, columns=tuple(json.loads(ds.columns_json)),
                        schema_json=ds.schema_json, schema_reviewed=reviewed, members=tuple(members),
                        budget=budget_summary(s, ds), schema_draft_json=ds.schema_draft_json,
-                       classification=ds.classification)
+                       classification=ds.classification,
+                       federation=dataset_federation(s, ds))
+
+
+def dataset_federation(s: Session, ds: Dataset) -> dict | None:
+    """A federated dataset has no table on the platform and one release, its fit's."""
+    if ds.table_path is not None:
+        return None
+    for (info,) in s.execute(select(Release.model_info_json).where(Release.dataset_id == ds.id).order_by(Release.id)):
+        fed = federation_of(json.loads(info or "{}"))
+        if fed is not None:
+            return fed
+    return None
 
 
 def user_info(u: User, generated: str | None = None) -> UserInfo:
@@ -94,5 +106,18 @@ def release_infos(s: Session, rels: list[Release]) -> list[ReleaseInfo]:
             override=rel.override, created_at=rel.created_at, updated_at=rel.updated_at, artifacts=artifacts,
             job=job_info(latest_job.get(rel.id)), classification=label, approvals_required=policy(label).approvals,
             second_approver=usernames.get(rel.second_approver_id) if rel.second_approver_id else None,
-            published_at=rel.published_at, expires_at=rel.expires_at))
+            published_at=rel.published_at, expires_at=rel.expires_at, federation=_federation(rel)))
     return out
+
+
+def federation_of(model_info: dict | None) -> dict | None:
+    """The federation record in a model's public info (``synthgen federate fit``), or None."""
+    accounting = (model_info or {}).get("accounting")
+    fed = accounting.get("federation") if isinstance(accounting, dict) else None
+    return fed if isinstance(fed, dict) else None
+
+
+def _federation(rel: Release) -> dict | None:
+    if not rel.model_info_json or '"federation"' not in rel.model_info_json:
+        return None
+    return federation_of(json.loads(rel.model_info_json))

@@ -12,6 +12,7 @@ from app.ui.components.schema_review import data_derived_values, describe
 from app.ui.components.discovery import KINDS as DISCOVERY_KINDS
 from app.ui.components.discovery import declarations_frame, declarations_from_frame
 from app.ui.components.card import md
+from app.ui.components.federation import federation_panel
 from app.ui.components.schema_editor import schema_editor, schema_to_frame
 from app.core.classification import LABELS
 from app.core.classification import describe as classification_line
@@ -73,11 +74,34 @@ if owner:
                     state.select_dataset(info.id)
                     datasets = state.call(platform.list_datasets, actor) or []
 
+if owner:
+    with st.expander(":material/hub: Register a federated fit"):
+        st.caption("A model file written by `synthgen federate fit`. No table comes with it: its schema comes from "
+                   "the model, its budget is the fit's own ε (already charged at each site, recorded here as spent), "
+                   "and its release is sampled from the model for a privacy officer to review.")
+        with st.form("register_federated"):
+            model_file = st.file_uploader("Federated model (.zip)", type=["zip"], key="federated_file")
+            fed_name = st.text_input("Dataset name", key="federated_name")
+            fed_go = st.form_submit_button("Register", type="primary")
+        if fed_go:
+            if model_file is None:
+                st.error("Choose the model file first.", icon=":material/block:")
+            else:
+                registered = state.call_at(st, platform.register_federated, actor, model_file.name,
+                                           model_file.getvalue(), name=fed_name or model_file.name)
+                if registered is not None:
+                    st.success(f"Federated fit registered as “{registered.dataset_name}” with release "
+                               f"#{registered.id}: a privacy officer reviews it.")
+                    state.select_dataset(registered.dataset_id)
+                    datasets = state.call(platform.list_datasets, actor) or []
+
 if not datasets:
     st.info("No datasets yet." + (" Upload a table above to start." if owner else ""))
     st.stop()
 
-rows = [{"id": d.id, "Name": d.name, "Classification": d.classification, "Owner": d.owner, "Columns": len(d.columns),
+rows = [{"id": d.id, "Name": d.name, "Classification": d.classification,
+         "Kind": f"federated ({len(d.federation['sites'])} sites)" if d.federation else "table",
+         "Owner": d.owner, "Columns": len(d.columns),
          "Schema": "reviewed" if d.schema_reviewed else ("draft — needs review" if d.schema_json else "missing"),
          "Remaining ε": round(d.budget.epsilon("remaining"), 3), "δ": f"{d.delta:.0e}",
          "Members": ", ".join(d.members)} for d in datasets]
@@ -95,6 +119,9 @@ st.subheader(f"{ds.name}")
 st.markdown(f"**Classification:** {classification_line(ds.classification)}")
 st.caption(f"Owner {ds.owner} · created {ds.created_at:%Y-%m-%d %H:%M} UTC · members: {', '.join(ds.members)}")
 
+if ds.federation:
+    federation_panel(ds.federation, release=False)
+
 st.markdown("#### Privacy budget")
 budget_meter(ds.budget)
 history = state.call(platform.budget_history, actor, ds.id)
@@ -102,7 +129,7 @@ if history is not None:
     budget_over_time(history, ds.budget.epsilon("total"), since=ds.created_at)
 if ds.budget.pending_raise is not None:
     st.info(f"A raise to ε {ds.budget.pending_raise.epsilon:g} is waiting for a privacy officer's approval.")
-if owner:
+if owner and not ds.federation:  # a federated fit's budget is the fit's, spent at the sites
     with st.form(f"budget_{ds.id}"):
         new_total = st.number_input("Lifetime budget ε", min_value=0.01, max_value=MAX_EPSILON,
                                     value=float(round(ds.budget.epsilon("total"), 3)), step=0.5, key=f"budget_total_{ds.id}")
@@ -110,7 +137,12 @@ if owner:
             if state.call(platform.set_budget, actor, ds.id, float(new_total)) is not None:
                 st.rerun()
 
-if owner:
+if owner and ds.federation:
+    st.markdown("#### Schema")
+    st.caption("The schema every site reviewed and accepted before the fit, from the model file. It cannot be "
+               "edited here: there is no table on the platform to fit again.")
+    st.json(ds.schema_json, expanded=False)
+elif owner:
     st.markdown("#### Schema")
     st.caption("The schema is the public description of the table: the only knowledge about it that the synthesizer "
                "may use for free. Everything in it must come from public knowledge, not from the data.")

@@ -8,6 +8,7 @@ from app.ui import state
 from app.core.decisions import decision_rule
 from app.ui.components.card import STATE_LABEL, embed_card, md, verdict_label
 from app.ui.components.charts import release_gates
+from app.ui.components.federation import federation_panel
 
 actor = state.require_actor()
 platform = state.platform()
@@ -24,7 +25,7 @@ if actor.role != "ml_engineer":
             st.dataframe([{"Release": r.id, "Dataset": r.dataset_name, "Classification": r.classification,
                            "State": STATE_LABEL.get(r.state, r.state),
                            "Privacy": state.fmt_eps(r.epsilon, r.delta), "Verdict": verdict_label(r.verdict),
-                           "Next step": decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).short
+                           "Next step": decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy, federated=r.federated).short
                            if r.state == "evaluated" else
                            "a second privacy officer decides" if r.state == "second_review" else "",
                            "Reason": r.reason or ""}
@@ -73,7 +74,9 @@ for col, (fmt, label, mime) in zip(cols, [("csv", "Download CSV", "text/csv"),
                         key=f"dl_{fmt}_{rel.id}", on_click="ignore", icon=":material/download:")
 st.caption("Each download is recorded in the audit log with the file's SHA-256.")
 
-if actor.role == "data_owner":
+if rel.federated:
+    federation_panel(rel.federation)
+elif actor.role == "data_owner":
     # the owner may read the evaluation (view_risk_report on their own dataset): its key charts
     report = state.call(platform.get_risk_report, actor, rel.id)
     if report is not None:

@@ -7,6 +7,7 @@ from app.core.decisions import decision_rule
 from app.ui import state
 from app.ui.components.card import STATE_LABEL, embed_card, md, metrics_table, verdict_badge, verdict_label
 from app.ui.components.charts import release_gates
+from app.ui.components.federation import federation_panel
 
 actor = state.require_actor()
 platform = state.platform()
@@ -22,7 +23,7 @@ queue = [r for r in releases if r.state in ("evaluated", "second_review")]
 
 
 def rule_of(r):
-    return decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy)
+    return decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy, federated=r.federated)
 
 
 def first_approver(r) -> bool:
@@ -71,18 +72,23 @@ else:
                 f"synthetic table, they learn at most e^ε ≈ {factor:.3g} times more about any one person than if that "
                 f"person had never been in the data, except with probability δ = {rel.delta:.0e} (far below one in "
                 "the number of people in the table). ε ≤ 1 is strong protection, 1–5 is common, above 10 is weak. "
-                "The gates below measure what the guarantee does not: how useful the table is, and what real "
-                "attacks achieve on it.", icon=":material/shield:")
+                + ("For a federated fit nothing measures what the guarantee does not (usefulness, real attacks): "
+                   "the platform holds no real table of it." if rel.federated else
+                   "The gates below measure what the guarantee does not: how useful the table is, and what real "
+                   "attacks achieve on it."), icon=":material/shield:")
         st.caption(f"Requested by {rel.requester}; rows: {rel.rows or 'a differentially private estimate of the table size'}; "
                    f"ML-utility target: {rel.target or '—'}.")
     else:
         st.error("This release is **not differentially private**: it has no formal privacy guarantee.")
     st.markdown(f"{verdict_badge(rel.verdict)} **Overall: {verdict_label(rel.verdict)}**: {rule.reason}.")
 
-    report = state.call(platform.get_risk_report, actor, rel.id)
-    if report is not None:
-        release_gates(report)
-        metrics_table(report)
+    if rel.federated:
+        federation_panel(rel.federation)
+    else:
+        report = state.call(platform.get_risk_report, actor, rel.id)
+        if report is not None:
+            release_gates(report)
+            metrics_table(report)
 
     # Loaded only when opened: the full card quotes real-side statistics, and opening it is
     # what the audit log records (once per session and release).
@@ -111,7 +117,9 @@ else:
                                           "accepted because …")
         override = False
         if rule.kind == "approve_with_reason":
-            override = st.checkbox("I approve although not every gate passed; my reason above justifies it "
+            override = st.checkbox("I approve although nothing was measured; the accounting and my reason above "
+                                   "justify it (recorded as an override)" if rel.federated else
+                                   "I approve although not every gate passed; my reason above justifies it "
                                    "(recorded as an override)", key=f"override_{rel.id}")
         elif rule.kind == "reject_only":
             st.warning("This release cannot be approved: " + rule.reason + ". Reject it with a reason; the "

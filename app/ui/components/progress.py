@@ -16,7 +16,7 @@ ACTIVE = ("draft", "running")
 def outcome_message(rel) -> str:
     """What the requester reads once a release is evaluated: the verdict, which decision applies
     and who takes it (never "an officer can now review it" for a release that can only be rejected)."""
-    rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=rel.policy)
+    rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=rel.policy, federated=rel.federated)
     return (f"Release {rel.id} is evaluated: verdict {verdict_label(rel.verdict)} ({rule.reason}). "
             f"Next: {rule.next_step}.")
 
@@ -49,7 +49,7 @@ def release_progress(release_id: int, *, every: float = 1.5) -> None:
             err = (job.error if job else None) or "the job failed"
             st.error(f"Release {rel.id} failed: {err}. Its reserved budget stays spent; you can retry it below.")
         elif rel.state == "evaluated":
-            rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=rel.policy)
+            rule = decision_rule(dp=rel.dp, verdict=rel.verdict, policy=rel.policy, federated=rel.federated)
             (st.success if rule.kind == "approve" else st.warning)(outcome_message(rel))
         elif rel.state not in ACTIVE:
             st.info(f"Release {rel.id} is {STATE_LABEL.get(rel.state, rel.state)}.")
@@ -75,7 +75,7 @@ def recent_releases(*, every: float = 2.0) -> None:
                        "Privacy": state.fmt_eps(r.epsilon, r.delta), "State": STATE_LABEL.get(r.state, r.state),
                        "Verdict": verdict_label(r.verdict) if r.verdict else "—",
                        "Progress": f"{(1.0 if r.state not in ACTIVE else (r.job.progress if r.job else 0)):.0%}",
-                       "Next step": (decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy).short
+                       "Next step": (decision_rule(dp=r.dp, verdict=r.verdict, policy=r.policy, federated=r.federated).short
                                      if r.state == "evaluated" else
                                      "a second privacy officer decides" if r.state == "second_review" else "")}
                       for r in reversed(mine)], hide_index=True, width="stretch")

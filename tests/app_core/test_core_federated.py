@@ -11,7 +11,7 @@ import pytest
 
 from app.core.services import ApprovalRefusedError
 from app.core.store import Dataset
-from synthgen.errors import ConflictError, ModelFileError
+from synthgen.errors import ConflictError, InvalidInputError, ModelFileError
 from tests.app_core.core_helpers import make_team
 from tests.federated_model import SITES, model_bytes, with_info
 
@@ -22,7 +22,7 @@ def fed_model() -> bytes:
 
 
 def register(platform, team, data, name="union"):
-    return platform.register_federated(team.owner, "union.zip", data, name=name)
+    return platform.register_federated(team.owner, "union.zip", data, name=name, classification="internal")
 
 
 def test_register_makes_a_federated_dataset_without_table_and_its_budget_spent(platform, fed_model):
@@ -114,9 +114,9 @@ def test_cli_registers_a_federated_fit_and_refuses_an_altered_one(platform, sett
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("SYNTHGEN_USERNAME", "owner")
     monkeypatch.setenv("SYNTHGEN_PASSWORD", "correct horse battery staple 42")
-    assert main(["federate", "register", str(bad), "--name", "union"]) != 0
+    assert main(["federate", "register", str(bad), "--name", "union", "--classification", "internal"]) != 0
     assert "federation record was altered after the fit" in capsys.readouterr().err
-    assert main(["federate", "register", str(good), "--name", "union"]) == 0
+    assert main(["federate", "register", str(good), "--name", "union", "--classification", "internal"]) == 0
     out = capsys.readouterr().out
     assert "across 3 sites" in out and all(site in out for site in SITES)
     (ds,) = platform.list_datasets(team.owner)
@@ -138,3 +138,19 @@ def test_nothing_refits_rebudgets_or_reads_a_federated_dataset(platform, fed_mod
         with pytest.raises(InvalidInputError, match="federated fit with no table on the platform"):
             attempt()
     assert platform.budget_summary(team.owner, ds_id).remaining.rho == pytest.approx(0, abs=1e-12)
+
+
+def test_a_restricted_federated_fit_needs_two_privacy_officers(platform, fed_model):
+    """The union's classification applies as an upload's: restricted data needs a second officer."""
+    team = make_team(platform)
+    rel = platform.register_federated(team.owner, "union.zip", fed_model, name="union", classification="restricted")
+    first = platform.approve(team.officer, rel.id, "accounting reviewed", override=True)
+    assert first.state == "second_review" and first.approvals_required == 2
+    assert platform.approve(team.officer2, rel.id, "accounting reviewed", override=True).state == "approved"
+
+
+def test_registering_needs_a_known_classification(platform, fed_model):
+    team = make_team(platform)
+    with pytest.raises(InvalidInputError, match="classification"):
+        platform.register_federated(team.owner, "union.zip", fed_model, name="union", classification="secret")
+    assert platform.list_datasets(team.owner) == []

@@ -29,7 +29,7 @@ def _site_table(at) -> str:
 
 
 def test_dataset_page_shows_federated_across_sites_with_each_sites_part(platform, team, fed_model):
-    rel = platform.register_federated(team.owner, "union.zip", fed_model, name="union")
+    rel = platform.register_federated(team.owner, "union.zip", fed_model, name="union", classification="internal")
     at = _page(platform, "owner", "datasets")
     shown = texts(at)
     assert "Federated across 3 sites" in shown and "federated (3 sites)" in shown
@@ -42,7 +42,7 @@ def test_dataset_page_shows_federated_across_sites_with_each_sites_part(platform
 
 
 def test_officer_reviews_a_federated_release_and_approves_with_reason(platform, team, fed_model):
-    rel = platform.register_federated(team.owner, "union.zip", fed_model, name="union")
+    rel = platform.register_federated(team.owner, "union.zip", fed_model, name="union", classification="internal")
     at = _page(platform, "officer", "review")
     shown = texts(at)
     assert "Federated across 3 sites" in shown and "not measured" in shown and "it is a federated fit" in shown

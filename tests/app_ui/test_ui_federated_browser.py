@@ -32,7 +32,8 @@ def test_officer_sees_each_sites_part_in_the_browser(tmp_path):
         platform.create_user(admin, "alice", PASSWORD, "data_owner")
         platform.create_user(admin, "oscar", PASSWORD, "privacy_officer")
         alice = platform.login("alice", PASSWORD).actor
-        platform.register_federated(alice, "hospitals.zip", model_bytes(epsilon=1.0, colluding=1), name="hospitals union")
+        platform.register_federated(alice, "hospitals.zip", model_bytes(epsilon=1.0, colluding=1), name="hospitals union",
+                                    classification="internal")
     finally:
         platform.close()
     dash = Dashboard(env, tmp_path / "launcher.log").wait_ready()

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from app.cli.common import as_admin, user_flag
+from app.core.classification import LABELS
 from synthgen.cli import command_group
 from synthgen.errors import InvalidInputError
 
@@ -21,7 +22,8 @@ def cmd_federate_register(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise InvalidInputError(f"model ({args.model!r}) must be an existing file written by 'synthgen federate fit'")
     data = path.read_bytes()
-    rel = as_admin(args, lambda platform, actor: platform.register_federated(actor, path.name, data, name=args.name))
+    rel = as_admin(args, lambda platform, actor: platform.register_federated(actor, path.name, data, name=args.name,
+                                                                                 classification=args.classification))
     fed = rel.federation
     print(f"registered federated fit {fed['fit_id']} as dataset {rel.dataset_id} ({rel.dataset_name!r}) with release "
           f"{rel.id}: epsilon {rel.epsilon:.4g} at delta {rel.delta:g} across {len(fed['sites'])} sites "
@@ -35,5 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = fsub.add_parser("register", help="data owner: register a federated fit's model file on the platform")
     p.add_argument("model", help="the .zip written by 'synthgen federate fit'")
     p.add_argument("--name", required=True, help="the dataset's name on the platform")
+    p.add_argument("--classification", required=True, choices=LABELS,
+                   help="the union's data classification (sets how many privacy officers approve, and for how long "
+                        "releases stay published)")
     user_flag(p)
     p.set_defaults(handler=cmd_federate_register)

@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from app.core import bundle, crypto, ledger
 from app.core import releases as rel_sm
+from app.core import classification as classification_rules
 from app.core.authz import PermissionDeniedError, authorize
 from app.core.services import schema_reviews, views
 from app.core.services.datasets import check_name_free
@@ -80,9 +81,13 @@ class Federated:
     def __init__(self, rt: "Runtime"):
         self.rt = rt
 
-    def register_federated(self, actor: Actor, filename: str, data: bytes, *, name: str) -> ReleaseInfo:
+    def register_federated(self, actor: Actor, filename: str, data: bytes, *, name: str,
+                           classification: str) -> ReleaseInfo:
         """Register a federated model as a dataset (kind federated, no table) and its release
-        (evaluated, not measured); see the module docstring. Returns the release."""
+        (evaluated, not measured); see the module docstring. ``classification`` labels the
+        union's data as an upload's does (its number of approving officers and publication
+        window; the fit's ε was already spent at the sites, so no upload cap applies). Returns the
+        release."""
         from synthgen.federation.record import read_record
         from synthgen.model import FittedModel
 
@@ -92,6 +97,7 @@ class Federated:
             # like an upload: the registering data owner becomes the dataset's owner
             authorize(self.rt.matrix, role=op.user.role, action="upload", scope="own")
             name = clean_text(name, "name", max_len=NAME_MAX)
+            label = classification_rules.check_label(classification)
             if not isinstance(data, (bytes, bytearray)) or len(data) > MAX_MODEL_BYTES:
                 raise InvalidInputError(f"model file must be at most {MAX_MODEL_BYTES // (1024 * 1024)} MB")
             source = str(filename or "model file")[:120]
@@ -100,7 +106,7 @@ class Federated:
             s = op.session
             check_name_free(s, name)
             self._check_new_fit(s, record.fit_id)
-            op.details = {"name": name, "fit_id": record.fit_id, "sites": [p.name for p in record.sites],
+            op.details = {"name": name, "classification": label, "fit_id": record.fit_id, "sites": [p.name for p in record.sites],
                           "epsilon": record.epsilon, "delta": record.delta, "rho": record.rho}
             schema = model.schema
             now = self.rt.now()
@@ -108,7 +114,7 @@ class Federated:
             # no table_path / control_path: the platform holds no private table of a federated fit
             ds = Dataset(name=name, owner_id=op.user.id, columns_json=json.dumps([c.name for c in schema.columns]),
                          schema_json=schema.to_json(), budget_rho_total=record.rho, delta=record.delta,
-                         created_at=now, storage_dir=storage, split_seed=0)
+                         created_at=now, storage_dir=storage, split_seed=0, classification=label)
             s.add(ds)
             s.flush()
             # the sites' owners each reviewed and accepted this schema before the fit; registering is

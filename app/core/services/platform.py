@@ -285,8 +285,9 @@ class Platform:
         return self.budgets.reject_budget_raise(actor, raise_id)
 
     # -- releases ------------------------------------------------------------------------------
-    def register_federated(self, actor: Actor, filename: str, data: bytes, *, name: str) -> ReleaseInfo:
-        return self.federated.register_federated(actor, filename, data, name=name)
+    def register_federated(self, actor: Actor, filename: str, data: bytes, *, name: str,
+                           classification: str) -> ReleaseInfo:
+        return self.federated.register_federated(actor, filename, data, name=name, classification=classification)
 
     def request_release(self, actor: Actor, dataset_id: int, *, synthesizer: str, epsilon: float | None,
                         delta: float | None = None, rows: int | None = None, target: str | None = None,

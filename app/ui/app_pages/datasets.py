@@ -82,13 +82,19 @@ if owner:
         with st.form("register_federated"):
             model_file = st.file_uploader("Federated model (.zip)", type=["zip"], key="federated_file")
             fed_name = st.text_input("Dataset name", key="federated_name")
+            fed_label = st.selectbox("Classification", LABELS, index=None, key="federated_classification",
+                                     placeholder="Choose the data's classification", format_func=classification_line)
             fed_go = st.form_submit_button("Register", type="primary")
         if fed_go:
             if model_file is None:
                 st.error("Choose the model file first.", icon=":material/block:")
+            elif fed_label is None:
+                st.error("classification: choose the data's classification (public, internal, confidential or "
+                         "restricted).", icon=":material/block:")
             else:
                 registered = state.call_at(st, platform.register_federated, actor, model_file.name,
-                                           model_file.getvalue(), name=fed_name or model_file.name)
+                                           model_file.getvalue(), name=fed_name or model_file.name,
+                                           classification=fed_label)
                 if registered is not None:
                     st.success(f"Federated fit registered as “{registered.dataset_name}” with release "
                                f"#{registered.id}: a privacy officer reviews it.")

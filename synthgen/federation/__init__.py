@@ -14,7 +14,7 @@ Modules, one idea each:
 * ``noise``       each site's noise share and the accounting of the summed (distributed) Gaussian
 * ``pki``         the federation's CA (cryptography's x509), certificates, CRL, mutual-TLS contexts
 * ``plan``        the measurement plan every site checks for itself (budget per round, sensitivity)
-* ``transport``   JSON over HTTPS with mutual TLS, loopback only
+* ``transport``   JSON over HTTPS with mutual TLS (peer identity and host name both checked)
 * ``site``        the site service: approval, ledger, audit log, answering rounds
 * ``coordinator`` drives the rounds and aggregates
 * ``mst``         federated MST: tree selection and model fitting from aggregated noisy marginals

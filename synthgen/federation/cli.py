@@ -36,8 +36,11 @@ def cmd_ca_init(args) -> int:
 def cmd_ca_issue(args) -> int:
     from synthgen.federation.pki import issue
 
-    cert, key = issue(args.dir, args.name, args.role, args.out, days=args.days)
-    print(f"wrote {cert} and {key} ({args.role} {args.name})", file=sys.stderr)
+    from synthgen.federation.pki import DEFAULT_HOSTS
+
+    hosts = tuple(args.host or DEFAULT_HOSTS)
+    cert, key = issue(args.dir, args.name, args.role, args.out, days=args.days, hosts=hosts)
+    print(f"wrote {cert} and {key} ({args.role} {args.name}, valid at {', '.join(hosts)})", file=sys.stderr)
     return 0
 
 
@@ -90,7 +93,7 @@ def cmd_site_status(args) -> int:
 
 def cmd_site_serve(args) -> int:
     from synthgen.federation.site import Approval, Site
-    from synthgen.federation.transport import serve
+    from synthgen.federation.transport import serve, url_host
     from synthgen.io import read_table
     from synthgen.schema import Schema
 
@@ -101,7 +104,7 @@ def cmd_site_serve(args) -> int:
     site = Site(args.name, frame, schema, credentials, Path(args.state_dir))
     server = serve(credentials, args.host, args.port, site.handle)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    print(f"site {args.name} listening on https://{args.host}:{server.server_address[1]} (mutual TLS)", file=sys.stderr, flush=True)
+    print(f"site {args.name} listening on https://{url_host(server.server_address[0])}:{server.server_address[1]} (mutual TLS)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -160,7 +163,8 @@ def register(sub) -> None:
     serve.add_argument("--data", required=True, help="the site's table (CSV or Parquet); never leaves the site")
     serve.add_argument("--schema", required=True, help="the approved schema")
     serve.add_argument("--state-dir", required=True)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every "
+                       "interface); the site's certificate must name the host the coordinator dials")
     serve.add_argument("--port", type=int, required=True)
     _add_credentials(serve)
     serve.set_defaults(handler=cmd_site_serve)
@@ -179,6 +183,9 @@ def register(sub) -> None:
     issue.add_argument("--role", required=True, choices=["site", "coordinator"])
     issue.add_argument("--out", required=True, help="directory for NAME.pem and NAME.key")
     issue.add_argument("--days", type=int, default=90)
+    issue.add_argument("--host", action="append", metavar="HOST",
+                       help="DNS name or IP address the party is reached at, written into the certificate (repeatable; "
+                       "default 127.0.0.1 and localhost)")
     issue.set_defaults(handler=cmd_ca_issue)
     revoke = ca_sub.add_parser("revoke", help="revoke a certificate (rewrites crl.pem)")
     revoke.add_argument("--dir", required=True)

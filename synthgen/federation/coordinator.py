@@ -27,7 +27,7 @@ from synthgen.federation import masking, mst
 from synthgen.federation.pki import Credentials, check_name, identity
 from synthgen.federation.plan import FitPlan, RoundSpec, round_sigma, shapes
 from synthgen.federation.ring import FixedPointRing, ring_sum
-from synthgen.federation.transport import decode_vector, post
+from synthgen.federation.transport import ADDRESS_FORM, decode_vector, post, split_address
 from synthgen.model import FittedModel, build_info
 from synthgen.schema import Schema
 from synthgen.synthesizers import check_fit_inputs
@@ -49,9 +49,12 @@ class SiteAddress:
     @classmethod
     def parse(cls, text: str) -> "SiteAddress":
         name, sep, address = text.partition("=")
-        host, _, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidInputError(f"site ({text!r}) must look like NAME=127.0.0.1:PORT")
+        try:
+            if not sep:
+                raise InvalidInputError("no '='")
+            split_address(address)
+        except InvalidInputError:
+            raise InvalidInputError(f"site ({text!r}) must look like NAME={ADDRESS_FORM}") from None
         return cls(check_name(name), address)
 
 

@@ -2,8 +2,11 @@
 
 Keys are ECDSA P-256 (widely supported by TLS 1.3 stacks, small signatures); certificates carry the
 party's name as CN and its role ("site" or "coordinator") as OU, so a site can refuse a peer that
-is a valid member of the federation but not a coordinator. Every certificate names 127.0.0.1 and
-localhost: this version serves on loopback only (a real deployment adds its host names).
+is a valid member of the federation but not a coordinator. The subjectAltName lists the hosts the
+party is reached at (``issue(..., hosts=...)``, ``ca issue --host``; by default 127.0.0.1 and
+localhost, for a federation tried out on one machine). Clients check it on every connection (see
+``Credentials.client_context``), so a certificate is only good at the addresses governance wrote
+into it.
 
 Revocation is a CRL signed by the CA, always present (``ca init`` writes an empty one): OpenSSL is
 told to check the leaf against it, so a missing or expired CRL fails closed rather than open.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,8 @@ from synthgen.io import atomic_write_bytes
 
 ROLES = ("site", "coordinator")
 CRL_DAYS = 30
+DEFAULT_HOSTS = ("127.0.0.1", "localhost")
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 class CertificateError(SynthgenError):
@@ -70,6 +76,31 @@ def check_name(name: str) -> str:
     return name
 
 
+def parse_host(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str:
+    """An IP address (IPv6 with or without brackets), or a lower-cased DNS name; anything else is refused."""
+    text = host.strip() if isinstance(host, str) else ""
+    try:
+        return ipaddress.ip_address(text[1:-1] if text.startswith("[") and text.endswith("]") else text)
+    except ValueError:
+        pass
+    name = text.lower().rstrip(".")
+    if not name or len(name) > 253 or not all(_DNS_LABEL.match(label) for label in name.split(".")) or name.replace(".", "").isdigit():
+        raise InvalidInputError(f"host ({host!r}) must be a DNS name (letters, digits, '-' between dots) or an IP address")
+    return name
+
+
+def _subject_alt_names(hosts) -> x509.SubjectAlternativeName:
+    if isinstance(hosts, str) or not hosts:
+        raise InvalidInputError(f"hosts ({hosts!r}) must list at least one DNS name or IP address")
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        parsed = parse_host(host)
+        entry = x509.DNSName(parsed) if isinstance(parsed, str) else x509.IPAddress(parsed)
+        if entry not in names:
+            names.append(entry)
+    return x509.SubjectAlternativeName(names)
+
+
 def init_ca(directory: str | Path, name: str, *, days: int = 365) -> CAPaths:
     """Create the federation CA (key, self-signed certificate, empty CRL). Refuses to overwrite."""
     paths = CAPaths(Path(directory))
@@ -106,9 +137,11 @@ def _load_ca(paths: CAPaths) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifica
 def issue(
     ca_directory: str | Path, name: str, role: str, out_directory: str | Path, *,
     days: int = 90, not_before: dt.datetime | None = None, not_after: dt.datetime | None = None,
+    hosts: tuple[str, ...] | list[str] = DEFAULT_HOSTS,
 ) -> tuple[Path, Path]:
-    """Issue ``<name>.pem`` and ``<name>.key`` for a site or the coordinator."""
+    """Issue ``<name>.pem`` and ``<name>.key`` for a site or the coordinator, valid at ``hosts``."""
     check_name(name)
+    alt_names = _subject_alt_names(hosts)
     if role not in ROLES:
         raise InvalidInputError(f"role ({role!r}) must be one of {', '.join(ROLES)}")
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 825:
@@ -127,9 +160,7 @@ def issue(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, False, False, True, False, False, False, False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        ]), critical=False)
+        .add_extension(alt_names, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -254,6 +285,12 @@ class Credentials:
 
     def client_context(self) -> ssl.SSLContext:
         context = self._context(ssl.PROTOCOL_TLS_CLIENT)
+        # Two checks, for two different lies. The caller compares the certificate's identity (CN,
+        # OU) with the party it meant to reach: that proves WHICH member answered, but any member's
+        # certificate passes the CA check, so a site could be impersonated by another member that
+        # managed to redirect its address (DNS, routing). Hostname verification proves the peer's
+        # certificate was issued for the address we dialled, i.e. the connection was not
+        # redirected to a host governance never vouched for. Neither check implies the other.
         context.check_hostname = True
         return context
 

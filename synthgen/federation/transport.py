@@ -1,17 +1,20 @@
-"""JSON over HTTPS with mutual TLS (TLS 1.3 only, loopback only in this version).
+"""JSON over HTTPS with mutual TLS (TLS 1.3 only), between parties on any hosts.
 
 Authentication is the TLS handshake against the federation CA and its CRL (see ``pki``);
 authorisation is a check of the peer certificate's name and role after the handshake, because
 every member of the federation holds a valid certificate but only the approved coordinator may ask
-a site for measurements, and only the expected site may answer for its name.
+a site for measurements, and only the expected site may answer for its name. The client also
+verifies that the server's certificate names the host it dialled (see ``pki.Credentials``).
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import ipaddress
 import json
 import logging
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,11 +24,13 @@ import numpy as np
 from cryptography import x509
 
 from synthgen.errors import ErrorKind, InvalidInputError, SynthgenError
-from synthgen.federation.pki import CertificateError, Credentials, identity
+from synthgen.federation.pki import CertificateError, Credentials, identity, parse_host
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024 * 1024
-LOOPBACK = ("127.0.0.1", "localhost")
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH
+_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH = 62, 64
+ADDRESS_FORM = "HOST:PORT (HOST a DNS name, an IPv4 address or an IPv6 address in brackets)"
 
 
 class PeerError(SynthgenError):
@@ -51,13 +56,37 @@ def peer_certificate(sock: ssl.SSLSocket) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
 
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` -> (host, port), the host checked and IPv6 brackets removed (``[::1]:8441``)."""
+    host, sep, port = address.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or (":" in host and not bracketed):
+        raise InvalidInputError(f"address ({address!r}) must look like {ADDRESS_FORM}")
+    try:
+        parsed = parse_host(host)
+    except InvalidInputError:
+        raise InvalidInputError(f"address ({address!r}) must look like {ADDRESS_FORM}") from None
+    if bracketed and not isinstance(parsed, ipaddress.IPv6Address):
+        raise InvalidInputError(f"address ({address!r}) must look like {ADDRESS_FORM}")
+    return str(parsed), int(port)
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
 Handler = Callable[[str, dict, x509.Certificate], dict]
 
 
 def serve(credentials: Credentials, host: str, port: int, handle: Handler) -> ThreadingHTTPServer:
     """An HTTPS server on ``host:port`` calling ``handle(path, body, client_cert)`` for each POST."""
-    if host not in LOOPBACK:
-        raise InvalidInputError(f"host ({host}) must be loopback (127.0.0.1) in this version")
+    # Any address may be bound (a site faces other organisations over the network): who may talk
+    # to it is decided by the mutual-TLS handshake and the coordinator check, not by the interface.
+    try:
+        parsed = parse_host(host)
+    except InvalidInputError:
+        raise InvalidInputError(f"host ({host!r}) must be a DNS name or an IP address to listen on") from None
+    host = str(parsed)
     credentials.server_context()  # fail at start, not at the first connection, if the files are bad
 
     class _Handler(BaseHTTPRequestHandler):
@@ -107,6 +136,8 @@ def serve(credentials: Credentials, host: str, port: int, handle: Handler) -> Th
                 return
             super().finish_request(request, client_address)
 
+    if isinstance(parsed, ipaddress.IPv6Address):
+        _Server.address_family = socket.AF_INET6
     contexts = _ContextCache(credentials)
     return _Server((host, port), _Handler)
 
@@ -134,10 +165,18 @@ def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
 
 def post(credentials: Credentials, address: str, path: str, body: dict, *, expect: tuple[str, str], timeout: float = 600.0) -> dict:
     """POST JSON to ``https://address/path``; the server must be ``expect`` = (name, role)."""
-    host, _, port = address.rpartition(":")
-    connection = http.client.HTTPSConnection(host, int(port), context=credentials.client_context(), timeout=timeout)
+    host, port = split_address(address)
+    connection = http.client.HTTPSConnection(host, port, context=credentials.client_context(), timeout=timeout)
     try:
-        connection.connect()
+        try:
+            connection.connect()
+        except ssl.SSLCertVerificationError as exc:
+            if exc.verify_code in (_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH):
+                raise CertificateError(
+                    f"{expect[0]} at {address}: its certificate does not name {host}; the federation CA must "
+                    f"issue it with --host {host} (or the address is not the one the certificate was issued for)"
+                ) from None
+            raise
         cert = peer_certificate(connection.sock)
         if identity(cert) != expect:
             raise CertificateError(f"{address} presented {identity(cert)}, expected {expect}")

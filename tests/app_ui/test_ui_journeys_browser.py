@@ -142,7 +142,7 @@ def test_owner_uploads_and_requests_a_release(site):
     choose_classification(page, "internal")
     inputs.nth(1).set_input_files(str(TITANIC_SCHEMA))
     wait_idle(page)
-    page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+    page.get_by_role("button", name="Upload", exact=True).click()
     page.get_by_text("Dataset “titanic” uploaded").wait_for(timeout=120_000)
     wait_idle(page)
     alert(page, "Releases are reviewed by the platform's privacy officers")
@@ -151,7 +151,7 @@ def test_owner_uploads_and_requests_a_release(site):
     shot(page, ARTIFACTS, "01_owner_uploaded")
 
     # the same name again: refused, in full, right under the form
-    page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+    page.get_by_role("button", name="Upload", exact=True).click()
     alert(page, "the platform already has a dataset named 'titanic'; choose another name")
     shot(page, ARTIFACTS, "02_owner_duplicate_name_refused")
     ds = next(d for d in site["platform"].list_datasets(site["admin"]) if d.name == "titanic")

@@ -81,8 +81,9 @@ if owner:
                    "and its release is sampled from the model for a privacy officer to review.")
         with st.form("register_federated"):
             model_file = st.file_uploader("Federated model (.zip)", type=["zip"], key="federated_file")
-            fed_name = st.text_input("Dataset name", key="federated_name")
-            fed_label = st.selectbox("Classification", LABELS, index=None, key="federated_classification",
+            fed_name = st.text_input("Name of the federated dataset", key="federated_name")
+            fed_label = st.selectbox("Classification of the federated data", LABELS, index=None,
+                                     key="federated_classification",
                                      placeholder="Choose the data's classification", format_func=classification_line)
             fed_go = st.form_submit_button("Register", type="primary")
         if fed_go:

@@ -212,7 +212,6 @@ def evaluate(
                      "the risk intervals are wide")
 
     # degenerate columns (at most one distinct value over the three tables)
-    keys_all = {}
     degenerate = []
     for col in columns:
         vals = pd.concat([real[col.name], synthetic[col.name], control[col.name]], ignore_index=True)

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
-from synthgen.codelists import CodeList, resolve_code_list
+from synthgen.codelists import resolve_code_list
 from synthgen.errors import SchemaError
 
 SCHEMA_VERSION = 1

@@ -29,7 +29,6 @@ import os
 import secrets
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable

@@ -7,6 +7,12 @@ sampling the server's RSS. For comparison it also measures, in this process, the
 layer's in-memory ``Platform.download`` of the same file.
 
     .venv/bin/python benchmarks/bench_api_download.py [--mb 100] [--repeat 3]
+    .venv/bin/python benchmarks/bench_api_download.py --mb 3.5 --concurrent 200
+
+``--concurrent N`` opens N downloads of the CSV at once (one connection each, asyncio) and reports
+the server's peak RSS, the wall time until every response ended, the statuses (200, or 503 with
+``Retry-After`` when the server bounds its concurrent downloads) and how many 200 bodies failed
+their SHA-256. Refused downloads are retried after their ``Retry-After`` with ``--retry``.
 """
 
 from __future__ import annotations
@@ -37,10 +43,72 @@ def _peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
         time.sleep(0.002)
 
 
+def _concurrent(server, base: str, headers: dict[str, str], expected: str, n: int, retry: bool) -> None:
+    import asyncio
+    from collections import Counter
+
+    import httpx
+    import psutil
+
+    proc = psutil.Process(server.proc.pid)
+    baseline = proc.memory_info().rss
+    cpu0 = proc.cpu_times()
+    peak, stop = [baseline], threading.Event()
+    sampler = threading.Thread(target=_peak_rss, args=(server.proc.pid, stop, peak), daemon=True)
+    sampler.start()
+    statuses: Counter[str] = Counter()
+    bad = [0]
+    retries = [0]
+
+    async def one(client: httpx.AsyncClient) -> None:
+        while True:
+            try:
+                async with client.stream("GET", f"{base}/download", params={"format": "csv"}, headers=headers) as r:
+                    if r.status_code == 200:
+                        digest = hashlib.sha256()
+                        async for block in r.aiter_bytes(1 << 16):
+                            digest.update(block)
+                        statuses["200"] += 1
+                        bad[0] += digest.hexdigest() != expected
+                        return
+                    await r.aread()
+                    statuses[f"{r.status_code} (Retry-After {r.headers.get('retry-after')})"] += 1
+                    if not retry or r.status_code not in (429, 503):
+                        return
+                    retries[0] += 1
+                    await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+            except httpx.HTTPError as exc:
+                statuses[type(exc).__name__] += 1
+                return
+
+    async def run_all() -> None:
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, timeout=600) as client:
+            await asyncio.gather(*(one(client) for _ in range(n)))
+
+    t = time.perf_counter()
+    asyncio.run(run_all())
+    elapsed = time.perf_counter() - t
+    stop.set()
+    sampler.join()
+    cpu1 = proc.cpu_times()
+    done = statuses["200"]
+    print(f"{n} concurrent CSV downloads: wall {elapsed:.1f} s, server CPU {cpu1.user + cpu1.system - cpu0.user - cpu0.system:.1f} s; "
+          f"statuses {dict(statuses)}; retries {retries[0]}; sha256 mismatches {bad[0]}")
+    print(f"  server RSS {baseline / MB:.0f} MiB -> peak {peak[0] / MB:.0f} MiB (+{(peak[0] - baseline) / MB:.0f} MiB); "
+          f"completed {done} x {args_mb[0]:.1f} MiB = {done * args_mb[0] / elapsed:.0f} MiB/s; load {os.getloadavg()}")
+
+
+args_mb = [0.0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=float, default=100.0, help="size of the synthetic CSV in MB (default 100)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--concurrent", type=int, default=0, help="N downloads at once (CSV) instead of one by one")
+    parser.add_argument("--retry", action="store_true", help="with --concurrent: retry 429/503 after Retry-After")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
     args = parser.parse_args()
 
     import httpx
@@ -52,13 +120,18 @@ def main() -> int:
         t0 = time.perf_counter()
         world = populate(make_env(Path(tmp)), synthetic=big_table(int(args.mb * MB)))
         print(f"setup (release a {args.mb:g} MB table): {time.perf_counter() - t0:.1f} s")
-        server = LiveServer(world.env, Path(tmp) / "server.log")
+        server_env = {**world.env, **dict(kv.split("=", 1) for kv in args.env)}
+        server = LiveServer(server_env, Path(tmp) / "server.log")
         try:
             token = create_token(world.env, "ml")
             h = {"Authorization": f"Bearer {token}"}
             base = f"{server.url}/api/v1/releases/{world.approved}"
             manifest = httpx.get(f"{base}/manifest", headers=h).json()
             httpx.get(f"{server.url}/api/v1/releases/{world.published}/download?format=csv", headers=h)  # warm up
+            if args.concurrent:
+                args_mb[0] = manifest["files"]["synthetic.csv"]["size"] / MB
+                _concurrent(server, base, h, manifest["files"]["synthetic.csv"]["sha256"], args.concurrent, args.retry)
+                return 0
             for fmt in ("csv", "parquet"):
                 expected = manifest["files"][f"synthetic.{fmt}"]
                 for i in range(args.repeat):

@@ -39,6 +39,7 @@ from fastapi import Depends, FastAPI, Request
 
 from app.api import releases, tokens
 from app.api.errors import ApiError, install_error_handlers
+from app.api.limits import DownloadLimit, max_downloads_from_env
 from app.api.models import Health
 from app.core.config import Settings
 from app.core.services import Platform
@@ -86,10 +87,15 @@ def _no_unknown_query(request: Request) -> None:
         raise ApiError(422, "invalid_request", f"unknown query parameter(s) {shown}; allowed: {allowed}")
 
 
-def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None,
+               max_downloads: int | None = None) -> FastAPI:
     """The API application. Opens a :class:`Platform` from ``settings`` (default: the
-    environment) unless one is given (then the caller keeps ownership of it)."""
+    environment) unless one is given (then the caller keeps ownership of it). At most
+    ``max_downloads`` (default ``SYNTHGEN_API_MAX_DOWNLOADS`` or 64) downloads stream at once;
+    more get 503 with ``Retry-After`` (:mod:`app.api.limits`)."""
     owned = platform is None
+    if max_downloads is None:
+        max_downloads = max_downloads_from_env()
     if platform is None:
         platform = Platform.open(settings or Settings.from_env())
 
@@ -105,7 +111,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                   lifespan=lifespan, dependencies=[Depends(_no_unknown_query)])
     app.state.platform = platform
     install_error_handlers(app)
-    app.add_middleware(SecurityHeaders, csp_exempt=("/docs", "/redoc"))
+    app.add_middleware(DownloadLimit, limit=max_downloads)
+    app.add_middleware(SecurityHeaders, csp_exempt=("/docs", "/redoc"))  # outermost: the 503 gets the headers too
 
     @app.get("/health", response_model=Health, tags=["meta"])
     @app.get(f"{API_PREFIX}/health", response_model=Health, tags=["meta"], include_in_schema=False)

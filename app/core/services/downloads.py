@@ -83,7 +83,7 @@ class Downloads:
 
     def open_download(self, actor: Actor, release_id: int, fmt: str = "parquet") -> "DownloadStream":
         """A streamed download of an approved or published release's ``csv``, ``parquet`` or
-        ``card`` file: an :class:`app.core.streaming.DownloadStream` to iterate (1 MiB chunks,
+        ``card`` file: an :class:`app.core.streaming.DownloadStream` to iterate (64 KiB chunks,
         decrypted as they are read) with ``filename``, ``media_type``, ``sha256`` and ``size``.
 
         Authorized and audited like :meth:`download` (one ``download`` entry with the format and

@@ -307,6 +307,30 @@ class AuditHead(Base):
     signed_head: Mapped[str] = mapped_column(String(300))  # audit.format_head(): HMAC-signed
 
 
+class LoginFailure(Base):
+    """One failed (or still being checked) sign-in attempt counted under one throttle key
+    (``app.core.throttle``): kept in the database so that the API, the dashboard and every worker
+    process of a deployment share the counters. ``at`` is Unix time; rows older than the
+    throttle's window are deleted."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class LoginTrusted(Base):
+    """An address an account signed in from successfully (exempt from the per-account counter,
+    so an attacker elsewhere cannot keep the owner out)."""
+
+    __tablename__ = "login_trusted"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
 # --------------------------------------------------------------------------------------------
 # Engines
 # --------------------------------------------------------------------------------------------

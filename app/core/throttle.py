@@ -17,8 +17,15 @@ slip through the same free slot while the first ones are still hashing (eight th
 otherwise ran eight Argon2 checks at every slot). Nothing here locks an account: every counter forgets failures older
 than ``window``, and a success from an address clears that address's pair counter.
 
-State lives in the process (the API and the dashboard each keep their own): it guards the
-hashing cost and the guessing rate, not a security boundary that must survive a restart.
+The counters live in the database (:class:`DatabaseCounters`, tables ``login_failures`` and
+``login_trusted``): the API, the dashboard and every process of a multi-process deployment share
+them, so alternating between entry points does not multiply the guessing rate. Failure times are
+Unix time (shared between processes). Per process stay what guards that process's own CPU: the
+number of checks running at once and the one-check-at-a-time rule per address, and the
+rate-limited reporting of refusals. Admission is a read then an insert: two processes can both
+admit an attempt in the same few milliseconds (at most one extra check per process), which the
+per-process lock rules out within a process. :class:`MemoryCounters` keeps the same counters in
+one process (tools and tests).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 
@@ -46,17 +53,146 @@ class ThrottlePolicy:
     slot_wait: float = 2.0  # seconds an attempt waits for a free check before it is refused
 
 
-@dataclass
-class _Counter:
-    failures: deque = field(default_factory=deque)  # monotonic times
+MAX_TRUSTED_PER_ACCOUNT = 100
+
+
+class MemoryCounters:
+    """Failure times per key and trusted addresses per account, in this process only."""
+
+    def __init__(self, max_keys: int = ThrottlePolicy.max_keys):
+        self.max_keys = max_keys
+        self._counters: dict[str, deque] = {}
+        self._trusted: dict[str, set[str]] = {}
+
+    def failures(self, keys: list[str], since: float) -> dict[str, list[float]]:
+        out = {}
+        for key in keys:
+            times = self._counters.get(key)
+            if times is None:
+                continue
+            while times and times[0] <= since:
+                times.popleft()
+            if times:
+                out[key] = list(times)
+            else:
+                del self._counters[key]
+        return out
+
+    def add(self, keys: list[str], now: float, since: float) -> None:
+        if len(self._counters) >= self.max_keys:
+            oldest = sorted(self._counters.items(), key=lambda kv: kv[1][-1] if kv[1] else 0.0)
+            for key, _ in oldest[: max(1, len(oldest) // 10)]:
+                del self._counters[key]
+        for key in keys:
+            self._counters.setdefault(key, deque()).append(now)
+
+    def take_back(self, keys: list[str]) -> None:
+        for key in keys:
+            times = self._counters.get(key)
+            if times:
+                times.pop()
+
+    def clear(self, key: str) -> None:
+        self._counters.pop(key, None)
+
+    def is_trusted(self, account: str, source: str) -> bool:
+        return source in self._trusted.get(account, ())
+
+    def trust(self, account: str, source: str) -> None:
+        trusted = self._trusted.setdefault(account, set())
+        if len(trusted) < MAX_TRUSTED_PER_ACCOUNT:
+            trusted.add(source)
+
+
+class DatabaseCounters:
+    """The same counters in the platform database (SQLite or PostgreSQL), shared by every
+    process that opens it. Each call is one short transaction (never around a password check).
+    Rows older than the window are deleted at most every ``prune_every`` seconds per process;
+    their number is bounded by the admitted attempts (each costs a password check, and refused
+    attempts write nothing)."""
+
+    def __init__(self, engine, prune_every: float = 60.0):
+        self.engine = engine
+        self.prune_every = prune_every
+        self._last_prune = float("-inf")
+
+    def failures(self, keys: list[str], since: float) -> dict[str, list[float]]:
+        from sqlalchemy import select
+
+        from app.core.store import LoginFailure
+
+        out: dict[str, list[float]] = {}
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(LoginFailure.key, LoginFailure.at)
+                                .where(LoginFailure.key.in_(keys), LoginFailure.at > since)
+                                .order_by(LoginFailure.at, LoginFailure.id))
+            for key, at in rows:
+                out.setdefault(key, []).append(at)
+        return out
+
+    def add(self, keys: list[str], now: float, since: float) -> None:
+        from sqlalchemy import delete, insert
+
+        from app.core.store import LoginFailure
+
+        with self.engine.begin() as conn:
+            if now - self._last_prune >= self.prune_every:
+                conn.execute(delete(LoginFailure).where(LoginFailure.at <= since))
+                self._last_prune = now
+            conn.execute(insert(LoginFailure), [{"key": key, "at": now} for key in keys])
+
+    def take_back(self, keys: list[str]) -> None:
+        from sqlalchemy import delete, func, select
+
+        from app.core.store import LoginFailure
+
+        with self.engine.begin() as conn:
+            for key in keys:
+                newest = conn.execute(select(func.max(LoginFailure.id)).where(LoginFailure.key == key)).scalar()
+                if newest is not None:
+                    conn.execute(delete(LoginFailure).where(LoginFailure.id == newest))
+
+    def clear(self, key: str) -> None:
+        from sqlalchemy import delete
+
+        from app.core.store import LoginFailure
+
+        with self.engine.begin() as conn:
+            conn.execute(delete(LoginFailure).where(LoginFailure.key == key))
+
+    def is_trusted(self, account: str, source: str) -> bool:
+        from sqlalchemy import select
+
+        from app.core.store import LoginTrusted
+
+        with self.engine.begin() as conn:
+            return conn.execute(select(LoginTrusted.account).where(LoginTrusted.account == account,
+                                                                   LoginTrusted.source == source)).first() is not None
+
+    def trust(self, account: str, source: str) -> None:
+        from sqlalchemy import func, insert, select
+        from sqlalchemy.exc import IntegrityError
+
+        from app.core.store import LoginTrusted
+
+        try:
+            with self.engine.begin() as conn:
+                exists = conn.execute(select(LoginTrusted.account).where(LoginTrusted.account == account,
+                                                                         LoginTrusted.source == source)).first()
+                count = conn.execute(select(func.count()).select_from(LoginTrusted)
+                                     .where(LoginTrusted.account == account)).scalar_one()
+                if exists is None and count < MAX_TRUSTED_PER_ACCOUNT:
+                    conn.execute(insert(LoginTrusted).values(account=account, source=source))
+        except IntegrityError:  # another process trusted the same address at the same moment
+            pass
 
 
 class LoginThrottle:
-    def __init__(self, policy: ThrottlePolicy = ThrottlePolicy(), clock: Callable[[], float] = time.monotonic):
+    def __init__(self, policy: ThrottlePolicy = ThrottlePolicy(), clock: Callable[[], float] = time.time,
+                 counters: "MemoryCounters | DatabaseCounters | None" = None):
         self.policy, self.clock = policy, clock
+        self.counters = counters if counters is not None else MemoryCounters(policy.max_keys)
         self._lock = threading.Lock()
-        self._counters: dict[tuple, _Counter] = {}
-        self._trusted: dict[str, set[str]] = {}  # account -> addresses it signed in from
         self._inflight: dict[str, int] = {}  # source -> checks running
         self._refusals: dict[str, tuple[float, int]] = {}  # source -> (last reported, refused since)
         self._slots = threading.BoundedSemaphore(policy.max_concurrent_checks)
@@ -65,26 +201,15 @@ class LoginThrottle:
     def _account(username: str) -> str:
         return str(username).strip().lower()[:64]
 
-    def _keys(self, username: str, source: str) -> list[tuple[tuple, int]]:
-        account = self._account(username)
-        keys = [(("source", source), self.policy.free_per_source),
-                (("pair", account, source), self.policy.free_per_pair)]
-        if source not in self._trusted.get(account, ()):
-            keys.append((("account", account), self.policy.free_per_account))
+    def _keys(self, username: str, source: str) -> list[tuple[str, int]]:
+        account, source = self._account(username), str(source)[:128]
+        keys = [(f"source|{source}", self.policy.free_per_source),
+                (f"pair|{account}|{source}"[:200], self.policy.free_per_pair)]
+        if not self.counters.is_trusted(account, source):
+            keys.append((f"account|{account}", self.policy.free_per_account))
         return keys
 
-    def _recent(self, key: tuple, now: float) -> deque:
-        counter = self._counters.get(key)
-        if counter is None:
-            return deque()
-        while counter.failures and now - counter.failures[0] > self.policy.window:
-            counter.failures.popleft()
-        if not counter.failures:
-            del self._counters[key]
-            return deque()
-        return counter.failures
-
-    def _delay(self, failures: deque, free: int) -> float:
+    def _delay(self, failures: list[float], free: int) -> float:
         over = len(failures) - free
         if over <= 0:
             return 0.0
@@ -97,8 +222,10 @@ class LoginThrottle:
 
     def _retry_after(self, username: str, source: str, now: float) -> float:
         wait = 0.0
-        for key, free in self._keys(username, source):
-            failures = self._recent(key, now)
+        keys = self._keys(username, source)
+        recent = self.counters.failures([k for k, _ in keys], now - self.policy.window)
+        for key, free in keys:
+            failures = recent.get(key)
             if failures:
                 wait = max(wait, failures[-1] + self._delay(failures, free) - now)
         return max(0.0, wait)
@@ -157,28 +284,15 @@ class LoginThrottle:
             self._count(username, source, self.clock())
 
     def _count(self, username: str, source: str, now: float) -> None:
-        if len(self._counters) >= self.policy.max_keys:
-            self._forget_oldest()
-        for key, _free in self._keys(username, source):
-            self._recent(key, now)
-            self._counters.setdefault(key, _Counter()).failures.append(now)
+        self.counters.add([k for k, _ in self._keys(username, source)], now, now - self.policy.window)
 
     def succeeded(self, username: str, source: str, *, counted: bool = True) -> None:
         """A sign-in succeeded: take back the failure :meth:`begin` counted (``counted``),
         clear the account+address counter and trust the address for the account."""
         account = self._account(username)
         with self._lock:
+            keys = self._keys(username, source)
             if counted:
-                for key, _free in self._keys(username, source):
-                    counter = self._counters.get(key)
-                    if counter is not None and counter.failures:
-                        counter.failures.pop()
-            self._counters.pop(("pair", account, source), None)
-            trusted = self._trusted.setdefault(account, set())
-            if len(trusted) < 100:
-                trusted.add(source)
-
-    def _forget_oldest(self) -> None:
-        oldest = sorted(self._counters.items(), key=lambda kv: kv[1].failures[-1] if kv[1].failures else 0.0)
-        for key, _ in oldest[: max(1, len(oldest) // 10)]:
-            del self._counters[key]
+                self.counters.take_back([k for k, _ in keys])
+            self.counters.clear(keys[1][0])  # the account+address counter
+            self.counters.trust(account, str(source)[:128])

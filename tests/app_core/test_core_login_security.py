@@ -88,3 +88,32 @@ def test_a_flood_of_refused_attempts_writes_one_entry_per_address_and_minute(pla
     throttled = [e for e in platform.audit_log(admin, action="login", limit=10_000)
                  if e.details.get("reason") == "throttled"]
     assert len(throttled) == 1 and throttled[0].details["refused"] == 1  # the rest is counted for the next
+
+
+def test_the_api_and_the_dashboard_share_the_counters(platform, settings, monkeypatch):
+    """Two processes on one database (the API and the dashboard, or two workers) count failures
+    together: alternating between them does not double the guessing rate. A refused attempt in
+    either costs no hash, and the owner's usual address stays open in both."""
+    from app.core.services import Platform
+
+    make_team(platform)
+    platform.login("owner", PASSWORD, source="192.168.1.5")  # trusted address, learnt by "the API"
+    other = Platform.open(settings)  # "the dashboard"
+    try:
+        for i in range(4):  # the pair allowance (4) spent half in each process
+            with pytest.raises(AuthenticationError) as info:
+                (platform if i % 2 else other).login("owner", f"guess {i}", source="10.0.0.66")
+            assert not isinstance(info.value, ThrottledError)
+        with pytest.raises(AuthenticationError):
+            other.login("owner", "guess 4", source="10.0.0.66")
+        hashed = []
+        real = identity.verify_password
+        monkeypatch.setattr(identity, "verify_password", lambda *a: hashed.append(1) or real(*a))
+        for p in (platform, other):  # refused in both, before any hash
+            with pytest.raises(ThrottledError):
+                p.login("owner", PASSWORD, source="10.0.0.66")
+        assert hashed == []
+        assert other.login("owner", PASSWORD, source="192.168.1.5").actor.username == "owner"
+        assert other.login("officer", PASSWORD, source="10.0.0.66").actor.username == "officer"
+    finally:
+        other.close()

@@ -114,3 +114,36 @@ def test_upgrade_from_0003_labels_existing_datasets_restricted(db_url):
         assert current_revision(eng) == head_revision()
     finally:
         eng.dispose()
+
+
+def test_0005_adds_the_shared_login_throttle_tables_and_downgrades(db_url):
+    """0005 creates the sign-in throttle's tables (empty), keeps existing rows, and downgrades
+    back to 0004 without them."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from app.core.migrations import alembic_config
+
+    eng = make_engine(db_url)
+    try:
+        upgrade(eng, "0004")
+        with eng.begin() as c:
+            c.execute(text("INSERT INTO users (username, role, disabled, failed_attempts, created_at) "
+                           "VALUES ('u', 'data_owner', false, 0, CURRENT_TIMESTAMP)"))
+        assert "login_failures" not in inspect(eng).get_table_names()
+        upgrade(eng)
+        assert current_revision(eng) == head_revision()
+        with eng.begin() as c:
+            c.execute(text("INSERT INTO login_failures (key, at) VALUES ('source|10.0.0.1', 1.5)"))
+            c.execute(text("INSERT INTO login_trusted (account, source) VALUES ('u', '10.0.0.1')"))
+            assert c.execute(text("SELECT username FROM users")).all() == [("u",)]
+        command.downgrade(alembic_config(eng), "0004")
+        assert current_revision(eng) == "0004"
+        names = inspect(eng).get_table_names()
+        assert "login_failures" not in names and "login_trusted" not in names
+        with eng.connect() as c:
+            assert c.execute(text("SELECT username FROM users")).all() == [("u",)]
+        upgrade(eng)
+        assert current_revision(eng) == head_revision()
+    finally:
+        eng.dispose()

@@ -79,7 +79,7 @@ def test_memory_is_bounded(clock):
     t = LoginThrottle(ThrottlePolicy(max_keys=1000), clock)
     for i in range(5000):
         t.failed(f"u{i}", f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
-    assert len(t._counters) <= 1000 + 3
+    assert len(t.counters._counters) <= 1000 + 3
 
 
 def test_concurrent_attempts_cannot_share_one_free_slot(clock):

@@ -56,7 +56,7 @@ from app.core.store import (
     transaction,
     utcnow,
 )
-from app.core.throttle import LoginThrottle
+from app.core.throttle import DatabaseCounters, LoginThrottle
 from synthgen.errors import InvalidInputError
 
 #: SQLSTATEs of transactions PostgreSQL aborted because of concurrent ones (deadlock detected,
@@ -168,7 +168,8 @@ class Runtime:
         self.password_policy = identity.PasswordPolicy()
         self.session_policy = identity.SessionPolicy(settings.session_idle_timeout, settings.session_absolute_timeout)
         self.upload_limits = UploadLimits(max_bytes=settings.max_upload_bytes)
-        self.login_throttle = LoginThrottle()  # per process: see app.core.throttle
+        # counters shared through the database by every process (see app.core.throttle)
+        self.login_throttle = LoginThrottle(counters=DatabaseCounters(engine))
         self.now: Callable[[], datetime] = utcnow  # injectable clock (tests)
         # the witness outside the database follows committed appends only (see services.audit)
         event.listen(self.factory, "after_commit", self.trail.write_witness)

@@ -6,6 +6,8 @@ over to Streamlit's own command line this wraps the two functions it builds its 
 * its middleware list gets :class:`app.web_security.SecurityHeaders` in front (CSP with
   ``frame-ancestors 'none'``, ``X-Frame-Options``, ``nosniff``, ``no-store``; under TLS HSTS and
   ``Secure`` on every cookie, including Streamlit's XSRF and sign-in cookies);
+* behind it, :class:`app.ui.session_cookie.SessionCookieEndpoint` answers
+  ``/_synthgen/session``: it sets and clears the HttpOnly session cookie (no script sets it);
 * uvicorn gets ``server_header=False`` (no ``Server: uvicorn``).
 
 If a Streamlit upgrade renames either function this refuses to start rather than serve an
@@ -21,6 +23,7 @@ def harden_streamlit() -> None:
     from starlette.middleware import Middleware
     from streamlit.web.server.starlette import starlette_app, starlette_server
 
+    from app.ui.session_cookie import SessionCookieEndpoint
     from app.web_security import DASHBOARD_CSP, SecurityHeaders
 
     make_middleware = getattr(starlette_app, "create_streamlit_middleware", None)
@@ -31,7 +34,8 @@ def harden_streamlit() -> None:
         return
 
     def middleware():
-        return [Middleware(SecurityHeaders, csp=DASHBOARD_CSP), *make_middleware()]
+        # SecurityHeaders first: it refuses cross-site POST/DELETE before the cookie endpoint
+        return [Middleware(SecurityHeaders, csp=DASHBOARD_CSP), Middleware(SessionCookieEndpoint), *make_middleware()]
 
     def config_kwargs():
         return {**uvicorn_kwargs(), "server_header": False}

@@ -13,10 +13,11 @@ Rules (the dashboard is multi-user; Streamlit caches are shared by every session
   page calls :func:`current_actor`, which asks ``platform.actor_for_session(token)``: a disabled
   account, an ended session or a role change applies on the very next interaction.
 * A reload of the browser tab starts a new Streamlit session. So that a reload does not sign the
-  person out, the session token is also kept in a ``SameSite=Strict`` cookie scoped to the
-  dashboard (set by :func:`remember_session`, read back by :func:`current_actor`, cleared at
-  logout). The cookie holds only the opaque token, which the service re-checks on every rerun
-  (expiry, logout, disabled account), exactly like the in-memory copy.
+  person out, the session token is also kept in an ``HttpOnly; SameSite=Strict`` cookie (``Secure``
+  under TLS) that the server sets and clears (:mod:`app.ui.session_cookie`; asked for by
+  :func:`remember_session`, read back by :func:`current_actor`, cleared at logout): no script in
+  the page can read it. The cookie holds only the opaque token, which the service re-checks on
+  every rerun (expiry, logout, disabled account), exactly like the in-memory copy.
 * Anything per-user kept between reruns (a schema draft being edited, a freshly created API
   token shown once) lives in ``st.session_state`` under keys prefixed ``u:``, which
   :func:`logout` clears.
@@ -33,10 +34,13 @@ import streamlit as st
 from app.core.config import OidcSettings, Settings
 from app.core.oidc import OidcIdentity, identity_from_claims, is_recent
 from app.core.services import Actor, AuthenticationError, Platform
+from app.ui import session_cookie
 from synthgen.errors import SynthgenError
 
 TOKEN_KEY = "session_token"
-COOKIE = "synthgen_session"
+COOKIE = session_cookie.COOKIE
+_COOKIE_SET_KEY = "session_cookie_for"  # the token this browser session last put in the cookie ("" cleared)
+_COOKIE_CODE_KEY = "session_cookie_code"  # (token, one-time code) handed to the browser
 _ENDED_KEY = "ended_session_tokens"
 USER_PREFIX = "u:"
 T = TypeVar("T")
@@ -71,23 +75,33 @@ def _cookie_token() -> str | None:
     return value
 
 
-def _set_cookie_script(value: str, max_age: int) -> str:
-    # The token is URL-safe text from secrets.token_urlsafe; json.dumps quotes it for JavaScript.
-    import json
-
-    return ("<script>document.cookie = " + json.dumps(f"{COOKIE}={value}") + " + '; path=/; SameSite=Strict; "
-            f"max-age={int(max_age)}' + (location.protocol === 'https:' ? '; Secure' : '');</script>")
-
-
 def remember_session() -> None:
-    """Keep the signed-in token in the browser's cookie so a reload stays signed in."""
+    """Keep the signed-in token in an HttpOnly cookie so a reload stays signed in: the page
+    hands a one-time code to the same-origin endpoint of :mod:`app.ui.session_cookie`, which sets
+    the cookie; the token itself never reaches the page's scripts."""
     tok = st.session_state.get(TOKEN_KEY)
     try:
         current = st.context.cookies.get(COOKIE)
     except Exception:  # noqa: BLE001 - AppTest has no browser
         return
-    if isinstance(tok, str) and tok and current != tok:
-        st.html(_set_cookie_script(tok, 12 * 3600), unsafe_allow_javascript=True)
+    if not (isinstance(tok, str) and tok) or current == tok:
+        return
+    # st.context.cookies is what the browser sent when this session connected, so it stays stale
+    # until a reload: the code's state says whether the browser exchanged it. Until it has, every
+    # rerun hands the same code again (a rerun such as st.switch_page can drop the element
+    # before the browser ran it).
+    mine, code = st.session_state.get(_COOKIE_CODE_KEY) or (None, None)
+    if mine == tok and code is not None:
+        status = session_cookie.state_of(code)
+        if status == "redeemed":
+            return
+        if status == "gone":
+            code = None
+    if mine != tok or code is None:
+        code = session_cookie.issue_code(tok)
+        st.session_state[_COOKIE_CODE_KEY] = (tok, code)
+    st.html(session_cookie.exchange_script(code), unsafe_allow_javascript=True)
+    st.session_state[_COOKIE_SET_KEY] = tok
 
 
 def forget_session_cookie() -> None:
@@ -96,8 +110,10 @@ def forget_session_cookie() -> None:
         present = st.context.cookies.get(COOKIE)
     except Exception:  # noqa: BLE001
         return
-    if isinstance(present, str) and present:
-        st.html(_set_cookie_script("", 0), unsafe_allow_javascript=True)
+    was_set = st.session_state.get(_COOKIE_SET_KEY) not in (None, "")
+    if (isinstance(present, str) and present and st.session_state.get(_COOKIE_SET_KEY) != "") or was_set:
+        st.html(session_cookie.clear_script(), unsafe_allow_javascript=True)
+        st.session_state[_COOKIE_SET_KEY] = ""  # cleared (until the next sign-in)
 
 
 def current_actor() -> Actor | None:

@@ -10,6 +10,11 @@ was charged exactly once in the ledger (one ``spent`` entry of its ρ), the audi
 and the database integrity check is clean.
 
     PYTHONPATH=$PWD python benchmarks/bench_kill9.py --runs 30
+    PYTHONPATH=$PWD python benchmarks/bench_kill9.py --runs 20 --postgres   # a fresh schema in db ``test``
+
+``--postgres`` creates a schema of its own in ``SYNTHGEN_TEST_POSTGRES_URL`` (default
+postgresql+psycopg://postgres@127.0.0.1:5432/test, as the tests), points every child at it through
+the connection's ``search_path`` and drops it at the end.
 """
 
 from __future__ import annotations
@@ -39,6 +44,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+PG_URL = os.environ.get("SYNTHGEN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _fresh_pg_schema() -> tuple[str, str]:
+    import secrets
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine
+
+    schema = f"kill9_{secrets.token_hex(4)}"
+    eng = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    eng.dispose()
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}", schema
+
+
+def _drop_pg_schema(schema: str) -> None:
+    from sqlalchemy import create_engine
+
+    eng = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    eng.dispose()
 
 
 def children(launcher: psutil.Process) -> dict[str, int]:
@@ -80,6 +112,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--database-url", default=None)
+    ap.add_argument("--postgres", action="store_true",
+                    help="run on a fresh schema of SYNTHGEN_TEST_POSTGRES_URL (dropped at the end)")
     ap.add_argument("--seed", type=int, default=None, help="seed of the kill schedule only (not of any noise)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -87,6 +121,9 @@ def main() -> int:
     from app.core.config import Settings
     from app.core.services import Platform
 
+    pg_schema = None
+    if args.postgres:
+        args.database_url, pg_schema = _fresh_pg_schema()
     tmp = Path(tempfile.mkdtemp(prefix="synthgen-kill9-"))
     env = {"SYNTHGEN_DATA_DIR": str(tmp / "data"), "SYNTHGEN_KEY_DIR": str(tmp / "keys"), "SYNTHGEN_CREATE_KEYS": "1",
            "SYNTHGEN_FAST_HASH": "1", "SYNTHGEN_EVAL_N_ATTACKS": "50", "SYNTHGEN_DEMO": "0"}
@@ -98,6 +135,7 @@ def main() -> int:
     platform.create_first_admin("admin", PASSWORD)
     admin = platform.login("admin", PASSWORD).actor
     platform.create_user(admin, "owner", PASSWORD, "data_owner")
+    platform.create_user(admin, "officer", PASSWORD, "privacy_officer")  # a release needs a possible reviewer
     owner = platform.login("owner", PASSWORD).actor
     ds = platform.upload_dataset(owner, "titanic.csv", (REPO / "datasets" / "titanic.csv").read_bytes(),
                                  name="titanic", classification="public", budget_epsilon=100.0, delta=1e-6,
@@ -171,6 +209,8 @@ def main() -> int:
     verify = platform.verify_audit_chain()
     integrity = platform.check_integrity()
     platform.close()
+    if pg_schema is not None:
+        _drop_pg_schema(pg_schema)
     print(f"backend: {'PostgreSQL' if args.database_url else 'SQLite'}; runs {args.runs}; kills {kills}")
     print(f"recovery (child back, API+dashboard healthy): median {statistics.median(recoveries):.1f} s, "
           f"max {max(recoveries):.1f} s")

@@ -80,3 +80,35 @@ def test_an_aborted_streamed_download_is_audited_as_aborted(platform):
     assert b"".join(complete)
     after = [e for e in platform.audit_log(team.admin, action="download") if e.target == f"release:{rel.id}"]
     assert [e.outcome for e in after][-1] == "ok"  # a complete download leaves no abort entry
+
+
+def test_the_role_in_an_actor_grants_nothing_the_database_does_not(platform):
+    """An Actor claiming a higher role over its own live session acts with the stored role."""
+    from app.core.authz import PermissionDeniedError
+
+    team = make_team(platform)
+    promoted = Actor(team.owner.user_id, "owner", "admin", session_id=team.owner.session_id)
+    with pytest.raises(PermissionDeniedError):
+        platform.list_users(promoted)
+    system = Actor(team.admin.user_id, "admin", "admin", via="system", session_id=team.admin.session_id)
+    with pytest.raises(AuthenticationError):  # "system" names no credential: refused
+        platform.list_users(system)
+
+
+def test_only_the_service_layer_builds_actors():
+    """The edges (HTTP API, dashboard, CLI, launcher) get an Actor only from a secret, through
+    actor_for_session / actor_for_api_token / login: none constructs one. Session ids are
+    sequential, not secret, so an Actor built from an id would be a forgery the live check
+    cannot tell from the real thing; this keeps that door shut outside app/core/services."""
+    import ast
+    from pathlib import Path
+
+    app_dir = Path(__file__).resolve().parents[2] / "app"
+    built = []
+    for path in app_dir.rglob("*.py"):
+        if "services" in path.relative_to(app_dir).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Actor":
+                built.append(f"{path.relative_to(app_dir)}:{node.lineno}")
+    assert built == []

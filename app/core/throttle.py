@@ -98,6 +98,9 @@ class MemoryCounters:
     def is_trusted(self, account: str, source: str) -> bool:
         return source in self._trusted.get(account, ())
 
+    def lookup(self, account: str, source: str, keys: list[str], since: float) -> tuple[bool, dict[str, list[float]]]:
+        return self.is_trusted(account, source), self.failures(keys, since)
+
     def trust(self, account: str, source: str) -> None:
         trusted = self._trusted.setdefault(account, set())
         if len(trusted) < MAX_TRUSTED_PER_ACCOUNT:
@@ -116,19 +119,22 @@ class DatabaseCounters:
         self.prune_every = prune_every
         self._last_prune = float("-inf")
 
-    def failures(self, keys: list[str], since: float) -> dict[str, list[float]]:
+    def lookup(self, account: str, source: str, keys: list[str], since: float) -> tuple[bool, dict[str, list[float]]]:
+        """Whether ``source`` is trusted for ``account``, and the recent failures of ``keys``."""
         from sqlalchemy import select
 
-        from app.core.store import LoginFailure
+        from app.core.store import LoginFailure, LoginTrusted
 
         out: dict[str, list[float]] = {}
         with self.engine.begin() as conn:
+            trusted = conn.execute(select(LoginTrusted.account).where(LoginTrusted.account == account,
+                                                                      LoginTrusted.source == source)).first()
             rows = conn.execute(select(LoginFailure.key, LoginFailure.at)
                                 .where(LoginFailure.key.in_(keys), LoginFailure.at > since)
                                 .order_by(LoginFailure.at, LoginFailure.id))
             for key, at in rows:
                 out.setdefault(key, []).append(at)
-        return out
+        return trusted is not None, out
 
     def add(self, keys: list[str], now: float, since: float) -> None:
         from sqlalchemy import delete, insert
@@ -201,13 +207,15 @@ class LoginThrottle:
     def _account(username: str) -> str:
         return str(username).strip().lower()[:64]
 
-    def _keys(self, username: str, source: str) -> list[tuple[str, int]]:
+    def _all_keys(self, username: str, source: str) -> tuple[str, str, list[tuple[str, int]]]:
         account, source = self._account(username), str(source)[:128]
-        keys = [(f"source|{source}", self.policy.free_per_source),
-                (f"pair|{account}|{source}"[:200], self.policy.free_per_pair)]
-        if not self.counters.is_trusted(account, source):
-            keys.append((f"account|{account}", self.policy.free_per_account))
-        return keys
+        return account, source, [(f"source|{source}", self.policy.free_per_source),
+                                 (f"pair|{account}|{source}"[:200], self.policy.free_per_pair),
+                                 (f"account|{account}", self.policy.free_per_account)]
+
+    def _keys(self, username: str, source: str) -> list[tuple[str, int]]:
+        account, source, keys = self._all_keys(username, source)
+        return keys if not self.counters.is_trusted(account, source) else keys[:2]
 
     def _delay(self, failures: list[float], free: int) -> float:
         over = len(failures) - free
@@ -222,9 +230,10 @@ class LoginThrottle:
 
     def _retry_after(self, username: str, source: str, now: float) -> float:
         wait = 0.0
-        keys = self._keys(username, source)
-        recent = self.counters.failures([k for k, _ in keys], now - self.policy.window)
-        for key, free in keys:
+        account, source, keys = self._all_keys(username, source)
+        # one read (one short transaction) for a refused attempt: the counters and the trust
+        trusted, recent = self.counters.lookup(account, source, [k for k, _ in keys], now - self.policy.window)
+        for key, free in keys[:2] if trusted else keys:
             failures = recent.get(key)
             if failures:
                 wait = max(wait, failures[-1] + self._delay(failures, free) - now)

@@ -117,3 +117,30 @@ def test_the_api_and_the_dashboard_share_the_counters(platform, settings, monkey
         assert other.login("officer", PASSWORD, source="10.0.0.66").actor.username == "officer"
     finally:
         other.close()
+
+
+def test_database_counters_forget_old_failures_and_take_back_the_newest(engine):
+    from sqlalchemy import func, select
+
+    from app.core.store import LoginFailure
+    from app.core.throttle import DatabaseCounters, LoginThrottle, ThrottlePolicy
+
+    clock = [1_000.0]
+    t = LoginThrottle(ThrottlePolicy(free_per_pair=1, window=600.0), lambda: clock[0],
+                      counters=DatabaseCounters(engine, prune_every=0.0))
+    t.failed("alice", "10.0.0.9")
+    t.failed("alice", "10.0.0.9")
+    assert t.retry_after("alice", "10.0.0.9") == pytest.approx(1.0)
+    assert t.begin("alice", "10.0.0.9") == pytest.approx(1.0)  # refused: nothing written
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(LoginFailure)).scalar_one() == 6
+    clock[0] += 2
+    assert t.begin("alice", "10.0.0.9") == 0  # admitted: counted as failed until it succeeds
+    t.end("10.0.0.9")
+    t.succeeded("alice", "10.0.0.9")  # takes it back and clears the pair
+    assert t.retry_after("alice", "10.0.0.9") == 0
+    clock[0] += 601
+    t.failed("bob", "10.0.0.10")  # the next write prunes what the window forgot
+    with engine.connect() as c:
+        keys = set(c.execute(select(LoginFailure.key)).scalars())
+    assert keys == {"source|10.0.0.10", "pair|bob|10.0.0.10", "account|bob"}

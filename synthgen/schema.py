@@ -114,12 +114,25 @@ class Schema:
                 "schema is flagged derived_from_private_data: review it with 'synthgen schema review' "
                 "(public categories, bounds and cuts) before a DP fit"
             )
+        self.require_top_k_selected()
         pending = self.unconfirmed_data_reads()
         if pending:
             shown = "; ".join(f"{c} ({', '.join(p)})" for c, p in pending.items())
             raise SchemaError(
                 f"schema has values read off the private table that no recorded review confirmed: {shown}. "
                 "Replace them with public values or confirm them with 'synthgen schema review'"
+            )
+
+    def pending_top_k(self) -> list[str]:
+        """Columns declaring a top_k whose categories were not selected yet."""
+        return [c.name for c in self.columns if c.top_k_pending]
+
+    def require_top_k_selected(self) -> None:
+        pending = self.pending_top_k()
+        if pending:
+            raise SchemaError(
+                f"column(s) {', '.join(map(repr, pending))} declare top_k but their categories were not selected yet: "
+                "run 'synthgen schema top-k SCHEMA --data DATA --epsilon E' (it spends budget) before a fit"
             )
 
     def domain_size(self) -> float:

@@ -12,6 +12,7 @@ from synthgen.codelists import resolve_code_list
 from synthgen.errors import SchemaError
 from synthgen.schema_review import READABLE_PROPERTIES
 from synthgen.schema_values import _is_number_text
+from synthgen.topk import parse_top_k
 
 SCHEMA_VERSION = 1
 
@@ -95,6 +96,10 @@ class Column:
     #: categorical columns only: a public code list or hierarchy (see synthgen.codelists); the
     #: raw codes are mapped to its groups and the groups are the categories.
     code_list: Any = None
+    #: categorical columns only: keep the k most frequent values, chosen with DP and paid from the
+    #: budget (synthgen.topk), every other value mapped to one more category (``<other>``).
+    #: Declared as ``{"k": 30}``; the categories are filled in by ``synthgen schema top-k``.
+    top_k: Any = None
     #: which of READABLE_PROPERTIES were read off the private table by a draft (empty when every
     #: value is public knowledge). Only a recorded review (``synthgen schema review``) confirms them.
     read_from_data: tuple[str, ...] = ()
@@ -138,6 +143,8 @@ class Column:
                     f"column '{name}': categories must be the group labels of code_list {code_list.name!r} "
                     "(or be left out, and they are filled in)"
                 )
+        if self.top_k is not None:
+            self._check_top_k()
         if self.role == "identifier":
             return  # identifiers are never encoded, so kind-specific fields are not needed
         if self.kind == "categorical":
@@ -148,8 +155,35 @@ class Column:
             self._check_datetime()
 
     # -- validation ---------------------------------------------------------------------
+    def _check_top_k(self) -> None:
+        name = self.name
+        if self.kind != "categorical" or self.code_list is not None:
+            raise SchemaError(f"column '{name}': top_k is only for categorical columns without a code_list")
+        top_k = parse_top_k(name, self.top_k)
+        object.__setattr__(self, "top_k", top_k)
+        if not top_k.selected:
+            if self.categories is not None:
+                raise SchemaError(
+                    f"column '{name}': top_k is declared but not selected yet; leave categories out "
+                    "(they are chosen with DP by 'synthgen schema top-k')"
+                )
+            return
+        cats = tuple(str(c) for c in self.categories or ())
+        if not cats or cats[-1] != top_k.other or len(cats) - 1 > top_k.k:
+            raise SchemaError(
+                f"column '{name}': categories of a selected top_k must be at most {top_k.k} values followed by "
+                f"{top_k.other!r}"
+            )
+
+    @property
+    def top_k_pending(self) -> bool:
+        """A top-k column whose categories have not been selected yet (it cannot be fitted)."""
+        return self.top_k is not None and not self.top_k.selected and self.synthesized
+
     def _check_categorical(self) -> None:
         name = self.name
+        if self.top_k_pending:
+            return  # categories come from the DP selection
         if self.categories is None or len(self.categories) == 0:
             raise SchemaError(f"column '{name}': categories must list at least one value for a categorical column")
         cats = tuple(self.categories)
@@ -303,6 +337,8 @@ class Column:
             out["codes"] = list(self.codes)
         if self.code_list is not None:
             out["code_list"] = self.code_list.to_json_value()
+        if self.top_k is not None:
+            out["top_k"] = self.top_k.to_dict()
         if self.read_from_data:
             out["read_from_data"] = list(self.read_from_data)
         return out

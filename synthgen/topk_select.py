@@ -34,6 +34,36 @@ def parse_column_k(text: str) -> tuple[str, int]:
     return name, value
 
 
+def check_epsilon(epsilon: Any) -> float:
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not math.isfinite(epsilon) or epsilon <= 0:
+        raise InvalidInputError(f"epsilon ({epsilon!r}) must be a number > 0")
+    return float(epsilon)
+
+
+def top_k_columns(schema: "Schema", columns: dict[str, int] | None = None) -> dict[str, int]:
+    """The columns a selection will measure, with their k: ``columns`` (name → k) validated, or
+    every declared top-k not selected yet. Public facts only: check them before budget is spent."""
+    if columns is not None and not isinstance(columns, dict):
+        raise InvalidInputError("columns must map column names to k")
+    wanted: dict[str, int] = {}
+    for name, k in (columns or {}).items():
+        try:
+            col = schema.column(name)
+        except SchemaError as exc:
+            raise InvalidInputError(str(exc)) from None
+        if col.kind != "categorical" or not col.synthesized or col.code_list is not None:
+            raise InvalidInputError(f"column {name!r} must be a synthesized categorical column without a code_list for top-k")
+        try:
+            wanted[name] = check_k(f"top-k k of column {name!r}", k)
+        except SchemaError as exc:
+            raise InvalidInputError(str(exc)) from None
+    if not wanted:
+        wanted = {c.name: c.top_k.k for c in schema.columns if c.top_k is not None and not c.top_k.selected}
+    if not wanted:
+        raise InvalidInputError("no column declares a top_k still to be selected; name columns with --column NAME=K")
+    return wanted
+
+
 def select_top_k(
     frame: "pd.DataFrame", schema: "Schema", *, epsilon: float, delta: float, columns: dict[str, int] | None = None,
 ) -> tuple["Schema", dict[str, Any]]:
@@ -55,22 +85,9 @@ def select_top_k(
     from synthgen.encoding import bound_rows_per_person
     from synthgen.schema import normalise_category
 
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not math.isfinite(epsilon) or epsilon <= 0:
-        raise InvalidInputError(f"epsilon ({epsilon!r}) must be a number > 0")
+    check_epsilon(epsilon)
     delta = check_delta(delta)
-    wanted: dict[str, int] = {}
-    for name, k in (columns or {}).items():
-        col = schema.column(name)
-        if col.kind != "categorical" or not col.synthesized or col.code_list is not None:
-            raise InvalidInputError(f"column {name!r} must be a synthesized categorical column without a code_list for top-k")
-        try:
-            wanted[name] = check_k(f"top-k k of column {name!r}", k)
-        except SchemaError as exc:
-            raise InvalidInputError(str(exc)) from None
-    if not wanted:
-        wanted = {c.name: c.top_k.k for c in schema.columns if c.top_k is not None and not c.top_k.selected}
-    if not wanted:
-        raise InvalidInputError("no column declares a top_k still to be selected; name columns with --column NAME=K")
+    wanted = top_k_columns(schema, columns)
     missing = [n for n in wanted if n not in frame.columns]
     if missing:
         raise InvalidInputError(f"the table has no column {missing[0]!r}")

@@ -181,3 +181,16 @@ def read_table_cached():
         _CACHE["t"] = pd.DataFrame({"pid": pid, "colour": rng.choice(["red", "green", "blue"], size=n).astype(object),
                                     "age": rng.integers(0, 100, size=n), "flag": rng.choice(["true", "false"], size=n)})
     return _CACHE["t"]
+
+
+def test_cli_fit_out_of_core_tells_the_owner_what_the_bound_set_aside(table, tmp_path, capsys):
+    from synthgen.cli import main
+
+    schema_path, out = tmp_path / "s.json", tmp_path / "m.zip"
+    SCHEMA.save(schema_path)
+    _expected, (over, without) = _memory(table)
+    assert main(["fit", str(table), "--schema", str(schema_path), "--synthesizer", "mst", "--epsilon", "1",
+                 "--engine", "polars", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"the person-level bound set aside {over + without} rows ({over} beyond" in err
+    assert f"{without} without a person id" in err and "not written to the model file" in err

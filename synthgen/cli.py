@@ -362,7 +362,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--strict", action="store_true", help="refuse values outside the schema instead of clipping/leaving them out")
     fit.add_argument("--engine", choices=["memory", "polars", "spark"], default="memory",
                      help="where the rows are counted: memory (pandas, default), polars (out of core, large files), "
-                          "spark (MST; the Spark session of spark-submit, or local)")
+                          "spark (MST or AIM; the Spark session of spark-submit, or local)")
     fit.add_argument("-o", "--output", required=True, help="model file to write (.zip)")
     fit.set_defaults(handler=cmd_fit)
 

@@ -130,6 +130,7 @@ def cmd_schema_discover(args: argparse.Namespace) -> int:
     if args.person and args.person not in identifiers:
         identifiers.append(args.person)  # the person column is an identifier: never measured
     frame = read_table(args.data)
+    _print_bound(frame, unit)
     schema, accounting = discover_schema(
         frame, numeric=numeric, identifiers=identifiers, budget=budget,
         delta=args.delta, bins=args.bins, name=args.name or Path(args.data).stem, privacy_unit=unit,
@@ -156,6 +157,7 @@ def cmd_schema_top_k(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--epsilon ({args.epsilon:g}) must be > 0")
     frame = read_table(args.data)
     chosen, accounting = select_top_k(frame, schema, epsilon=args.epsilon, delta=args.delta, columns=columns or None)
+    _print_bound(frame, schema.privacy_unit)
     chosen.save(args.output)
     if args.accounting:
         atomic_write_text(Path(args.accounting), json.dumps(accounting, indent=2) + "\n")
@@ -265,6 +267,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: {config.name} spent {shown}rho {spent:.6g}", file=sys.stderr)
     _print_owner_facts(model)
     return 0
+
+
+def _print_bound(frame, unit) -> None:
+    """What the person-level bound sets aside before a DP measurement (discovery, top-k): exact
+    counts for the data owner running the command, printed and never saved."""
+    if unit.person_column is None or unit.person_column not in frame.columns:
+        return  # the measurement itself reports a missing person column
+    from synthgen.encoding import bound_rows_per_person
+
+    bounded = bound_rows_per_person(frame, unit)
+    if bounded.rows_set_aside:
+        print(f"the person-level bound set aside {bounded.rows_set_aside} rows ({bounded.rows_over_limit} beyond the "
+              f"rows allowed per person, {bounded.rows_without_person} without a person id) before measuring",
+              file=sys.stderr)
 
 
 def _print_owner_facts(model) -> None:

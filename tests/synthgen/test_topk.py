@@ -182,3 +182,11 @@ def test_cli_top_k_prints_the_spend_and_writes_the_schema(tmp_path, capsys):
     chosen = Schema.load(out)
     assert chosen.column("code").categories[-1] == OTHER_LABEL and not chosen.pending_top_k()
     assert json.loads(acct.read_text())["columns"]["code"]["kept"] == 3
+
+
+def test_cli_top_k_tells_the_owner_what_the_person_bound_set_aside(tmp_path, capsys):
+    data, schema_path, out = tmp_path / "t.csv", tmp_path / "s.json", tmp_path / "out.json"
+    _table(rare_rows=40, person=True).to_csv(data, index=False)
+    _schema(person=True, max_rows=2).save(schema_path)
+    assert main(["schema", "top-k", str(schema_path), "--data", str(data), "--epsilon", "1", "-o", str(out)]) == 0
+    assert "the person-level bound set aside 38 rows (38 beyond the rows allowed per person, 0 without" in capsys.readouterr().err

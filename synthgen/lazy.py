@@ -189,8 +189,8 @@ def encode_lazy(frame: pl.LazyFrame, schema: Schema, *, bounded: bool = False) -
     without it, a person-level schema is refused rather than measured with unbounded rows."""
     if schema.privacy_unit.person_column is not None and not bounded:
         raise InvalidInputError(
-            f"privacy_unit.person_column ({schema.privacy_unit.person_column!r}): a person-level unit needs the "
-            "in-memory engine (--engine memory), which bounds each person's rows before measuring"
+            f"privacy_unit.person_column ({schema.privacy_unit.person_column!r}): bound each person's rows first "
+            "(person_bound_mask, as encode_to_parquet does)"
         )
     schema.require_top_k_selected()
     dtypes = frame.collect_schema()

@@ -195,7 +195,9 @@ def spark_encode_bounded(df, schema: Schema) -> tuple[Any, dict[str, int]]:
             yield pd.DataFrame(out)
 
     encoded = with_rid.mapInPandas(encode_batches, schema=out_type)
-    ranked = encoded.withColumn("_synthgen_rank", F.row_number().over(Window.partitionBy(pid).orderBy(rid))).cache()
+    # not cached here: the caller caches the kept codes, and a cache of every row (with person
+    # ids) would stay in the executors' memory until the session ends
+    ranked = encoded.withColumn("_synthgen_rank", F.row_number().over(Window.partitionBy(pid).orderBy(rid)))
     counts = ranked.agg(
         F.sum(F.col(pid).isNull().cast("long")).alias("without"),
         F.sum((F.col(pid).isNotNull() & (F.col("_synthgen_rank") > unit.max_rows)).cast("long")).alias("over"),

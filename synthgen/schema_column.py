@@ -162,6 +162,8 @@ class Column:
         top_k = parse_top_k(name, self.top_k)
         object.__setattr__(self, "top_k", top_k)
         if not top_k.selected:
+            if self.categories is not None and len(self.categories) == 0:
+                object.__setattr__(self, "categories", None)  # an editor's empty list: nothing chosen yet
             if self.categories is not None:
                 raise SchemaError(
                     f"column '{name}': top_k is declared but not selected yet; leave categories out "

@@ -70,6 +70,7 @@ def test_top_k_is_refused_with_a_code_list_or_draft_categories():
         Column("d", "categorical", code_list="icd9-cm-chapters", top_k={"k": 3})
     with pytest.raises(SchemaError, match="leave categories out"):
         Column("d", "categorical", categories=("a",), top_k={"k": 3})
+    assert Column("d", "categorical", categories=(), top_k={"k": 3}).categories is None  # an editor's empty list
     with pytest.raises(SchemaError, match="followed by"):
         Column("d", "categorical", categories=("a", "b"), top_k={"k": 3, "rho": 0.1, "delta": 0.0, "epsilon": 1.0})
 

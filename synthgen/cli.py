@@ -1,4 +1,4 @@
-"""The library's commands of the ``synthgen`` command line: ``schema draft|discover|check``,
+"""The library's commands of the ``synthgen`` command line: ``schema draft|review|discover|top-k|check``,
 ``fit`` and ``sample``, which need no platform.
 
 The ``synthgen`` console script itself is :mod:`app.cli` (it adds the evaluation and the
@@ -130,6 +130,7 @@ def cmd_schema_discover(args: argparse.Namespace) -> int:
     if args.person and args.person not in identifiers:
         identifiers.append(args.person)  # the person column is an identifier: never measured
     frame = read_table(args.data)
+    _print_bound(frame, unit)
     schema, accounting = discover_schema(
         frame, numeric=numeric, identifiers=identifiers, budget=budget,
         delta=args.delta, bins=args.bins, name=args.name or Path(args.data).stem, privacy_unit=unit,
@@ -138,6 +139,34 @@ def cmd_schema_discover(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.output}: discovered with DP, spent rho {accounting['rho']:.6g} (zCDP, epsilon {args.epsilon:g} "
         f"at delta {args.delta:g}) plus delta {args.delta:g} for key thresholding; charge it to this table's budget",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_schema_top_k(args: argparse.Namespace) -> int:
+    import json
+
+    from synthgen.io import atomic_write_text, read_table
+    from synthgen.schema import Schema
+    from synthgen.topk_select import parse_column_k, select_top_k
+
+    columns = dict(parse_column_k(text) for text in args.column or [])
+    schema = Schema.load(args.schema)
+    if args.epsilon <= 0:  # before the private table is read
+        raise InvalidInputError(f"--epsilon ({args.epsilon:g}) must be > 0")
+    frame = read_table(args.data)
+    chosen, accounting = select_top_k(frame, schema, epsilon=args.epsilon, delta=args.delta, columns=columns or None)
+    _print_bound(frame, schema.privacy_unit)
+    chosen.save(args.output)
+    if args.accounting:
+        atomic_write_text(Path(args.accounting), json.dumps(accounting, indent=2) + "\n")
+    for name, part in accounting["columns"].items():
+        print(f"  {name}: kept {part['kept']} of at most {part['k']} values plus '<other>' "
+              f"(epsilon {part['epsilon']:.4g}, rho {part['rho']:.6g}, delta {part['delta']:.3g})", file=sys.stderr)
+    print(
+        f"wrote {args.output}: top-k categories chosen with DP, spent epsilon {args.epsilon:g} at delta {args.delta:g} "
+        f"(rho {accounting['rho']:.6g} zCDP plus delta {args.delta:g} for key thresholding); charge it to this table's budget",
         file=sys.stderr,
     )
     return 0
@@ -219,6 +248,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             close()
         model.save(args.output)
         print(f"wrote {args.output}: {config.name} on engine {args.engine} spent rho {model.info['budget']['rho']:.6g}", file=sys.stderr)
+        _print_owner_facts(model)
         return 0
     frame = read_table(args.data)
     from synthgen.encoding import check_columns_present, encode
@@ -235,6 +265,25 @@ def cmd_fit(args: argparse.Namespace) -> int:
     spent = model.info["budget"]["rho"]
     shown = f"epsilon {budget.epsilon(args.delta):.4g} at delta {args.delta:g}, " if args.epsilon is not None else ""
     print(f"wrote {args.output}: {config.name} spent {shown}rho {spent:.6g}", file=sys.stderr)
+    _print_owner_facts(model)
+    return 0
+
+
+def _print_bound(frame, unit) -> None:
+    """What the person-level bound sets aside before a DP measurement (discovery, top-k): exact
+    counts for the data owner running the command, printed and never saved."""
+    if unit.person_column is None or unit.person_column not in frame.columns:
+        return  # the measurement itself reports a missing person column
+    from synthgen.encoding import bound_rows_per_person
+
+    bounded = bound_rows_per_person(frame, unit)
+    if bounded.rows_set_aside:
+        print(f"the person-level bound set aside {bounded.rows_set_aside} rows ({bounded.rows_over_limit} beyond the "
+              f"rows allowed per person, {bounded.rows_without_person} without a person id) before measuring",
+              file=sys.stderr)
+
+
+def _print_owner_facts(model) -> None:
     facts = model.data_owner_facts
     if facts.get("rows_set_aside_by_person_bound"):
         # exact counts of the private table: for the data owner running this command, never saved
@@ -242,7 +291,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
               f"({facts['rows_over_person_limit']} beyond the rows allowed per person, "
               f"{facts['rows_without_person_id']} without a person id); not written to the model file",
               file=sys.stderr)
-    return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -305,6 +353,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     discover.add_argument("--name", help="table name (default: file name)")
     discover.add_argument("-o", "--output", required=True, help="schema JSON to write")
     discover.set_defaults(handler=cmd_schema_discover)
+    top_k = schema_sub.add_parser("top-k", help="choose the k most frequent values of columns with DP, the rest as <other> (spends budget)")
+    top_k.add_argument("schema", help="schema JSON whose columns declare top_k (or name them with --column)")
+    top_k.add_argument("--data", required=True, help="CSV (empty cell = missing) or Parquet file")
+    top_k.add_argument("--epsilon", type=_float_arg("epsilon"), required=True, help="budget spent on the selection (all columns)")
+    top_k.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
+    top_k.add_argument("--column", action="append", metavar="NAME=K", help="declare a top-k column with its k (repeatable)")
+    top_k.add_argument("-o", "--output", required=True, help="schema JSON to write")
+    top_k.add_argument("--accounting", help="also write the spend (per column, in rho, delta and epsilon) as JSON")
+    top_k.set_defaults(handler=cmd_schema_top_k)
     check = schema_sub.add_parser("check", help="list every problem of a schema, optionally with counts against a table")
     check.add_argument("schema")
     check.add_argument("--data", help="also check that every value of this table fits the schema")
@@ -321,7 +378,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--strict", action="store_true", help="refuse values outside the schema instead of clipping/leaving them out")
     fit.add_argument("--engine", choices=["memory", "polars", "spark"], default="memory",
                      help="where the rows are counted: memory (pandas, default), polars (out of core, large files), "
-                          "spark (MST; the Spark session of spark-submit, or local)")
+                          "spark (MST or AIM; the Spark session of spark-submit, or local)")
     fit.add_argument("-o", "--output", required=True, help="model file to write (.zip)")
     fit.set_defaults(handler=cmd_fit)
 

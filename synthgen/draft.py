@@ -15,7 +15,9 @@ see why a column was made an identifier, a mixed numeric, a coded category or a 
   values of their own, instead of a huge category list or a silently dropped column;
 * integer codes (few distinct values, or a name such as ``*_code``/``*_type``) stay categorical;
 * codes that look like ICD-9-CM diagnoses use the public chapter list, so hundreds of codes can be
-  synthesised at chapter level without listing the codes seen in the data.
+  synthesised at chapter level without listing the codes seen in the data;
+* other text columns with many values (more than ``TOP_K_ABOVE``) declare a top-k: the most
+  frequent values are chosen later with DP (synthgen.topk), the rest become ``<other>``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import pandas as pd
 
 from synthgen.codelists import ICD9_CODE
 from synthgen.errors import InvalidInputError
-from synthgen.schema import MAX_CATEGORIES, Column, Schema, is_identifier_name, normalise_category, quantile_cuts
+from synthgen.topk import MAX_TOP_K
+from synthgen.schema import Column, Schema, is_identifier_name, normalise_category, quantile_cuts
 
 #: An integer column with at most this many distinct values is drafted as categorical.
 SMALL_INTEGER_DOMAIN = 20
@@ -39,6 +42,9 @@ CODED_INTEGER_DOMAIN = 200
 #: Text that is numeric in at least this share of its values, plus a few codes, is a mixed column.
 MIXED_NUMERIC_SHARE = 0.5
 MAX_MIXED_CODES = 20
+#: A text column with more distinct values than this is drafted as top-k (synthgen.topk).
+TOP_K_ABOVE = 50
+DRAFT_TOP_K = 30
 #: Share of distinct values above which a column is treated as an identifier by content.
 NEAR_UNIQUE = 0.9
 LIKELY_ID_SHARE = 0.5
@@ -155,13 +161,17 @@ def _draft_text(name: str, values: pd.Series, non_null: pd.Series, nullable: boo
             return _numeric_column(name, numbers, bins, nullable, codes=tuple(non_numeric))
     if n > MIN_ROWS_FOR_CONTENT_RULES and len(distinct) > LIKELY_ID_SHARE * n:
         return _identifier(name, "categorical", d, f"near-unique text: {len(distinct)} distinct values in {n} rows")
-    if len(distinct) > MAX_CATEGORIES:
-        d.needs_attention = True
-        return _identifier(
-            name, "categorical", d,
-            f"{len(distinct)} distinct values, more than {MAX_CATEGORIES} categories: declare a public code list "
-            "(code_list) to synthesise it grouped, or keep it out",
+    if len(distinct) > TOP_K_ABOVE:
+        # too many values to list (and listing them would read them off the data): the k most
+        # frequent are chosen later with DP and paid from the budget; the rest become <other>
+        k = min(DRAFT_TOP_K, MAX_TOP_K)
+        d.decision = f"categorical, top {k} values chosen with DP, the rest as <other>"
+        d.reasons.append(
+            f"{len(distinct)} distinct values: too many to list; 'synthgen schema top-k' chooses the {k} most "
+            "frequent with DP (it spends budget), or declare a public code_list instead (no value read off the data)"
         )
+        d.needs_attention = True
+        return Column(name=name, kind="categorical", nullable=True, top_k={"k": k})
     d.decision = "categorical"
     d.reasons.append(f"text with {len(distinct)} distinct values; the categories are the values present in the data")
     if any(_is_number(x) for x in distinct):

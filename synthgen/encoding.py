@@ -77,6 +77,10 @@ def _encode_categorical(col: Column, values: pd.Series) -> tuple[np.ndarray, np.
     else:
         lookup = {normalise_category(c): i for i, c in enumerate(col.categories or ())}
         codes = np.fromiter((lookup.get(v, -2) if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
+    if col.top_k is not None:
+        # a selected top-k column: any present value outside the chosen ones is "other", its last
+        # category (the categories are fixed, so this is still a row-wise map)
+        codes = np.where(codes == -2, len(col.categories or ()) - 1, codes)
     valid = codes >= 0
     codes = np.where(valid, codes, missing_code)
     return codes, valid
@@ -145,6 +149,7 @@ def encode_column(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarra
 
 def encode(frame: pd.DataFrame, schema: Schema, *, strict: bool = False) -> EncodedTable:
     """Encode the synthesized columns of ``frame`` under ``schema`` (see module docstring)."""
+    schema.require_top_k_selected()
     check_columns_present(frame, schema)
     keep = np.ones(len(frame), dtype=bool)
     codes: dict[str, np.ndarray] = {}

@@ -10,12 +10,16 @@ accounting are OpenDP's whatever the engine:
   the fit), and OpenDP counts each marginal reading only the columns it needs. The table is never
   loaded whole.
 * ``spark``: the table is read and encoded by Spark (the same row-wise encoding, run per batch by
-  ``mapInPandas``), and all exact marginals MST asks for are counted in one Spark job
-  (``GROUPING SETS``). The counts go straight into OpenDP's marginal transformation on the driver,
+  ``mapInPandas``), and all exact marginals the synthesizer asks for (MST or AIM) are counted in
+  one Spark job (``GROUPING SETS``). The counts go straight into OpenDP's marginal transformation on the driver,
   where OpenDP adds the noise: only noisy marginals leave the fit. The stability map, the noise
   scales and the composition are OpenDP's own, so the accounting is that of the other engines.
 
-Person-level units need a person's rows together; only the ``memory`` engine applies them.
+Person-level units (at most ``max_rows`` rows per person, rows without a person id left out)
+are applied by every engine with the rule of synthgen.encoding.bound_rows_per_person, before the
+codes are counted: ``polars`` ranks each person's rows in one lazy pass over the person column
+(synthgen.lazy.person_bound_mask), ``spark`` with a window ``row_number()`` over the person in
+table order. Each engine returns the exact counts of rows set aside, for the data owner only.
 """
 
 from __future__ import annotations
@@ -35,12 +39,8 @@ Progress = Callable[[float, str], None]
 
 
 def check_engine(engine: str, config) -> None:
-    from synthgen.synthesizers.config import MST
-
     if engine not in ENGINES:
         raise InvalidInputError(f"engine ({engine!r}) must be one of {', '.join(ENGINES)}")
-    if engine == "spark" and not isinstance(config, MST):
-        raise InvalidInputError(f"engine spark counts marginals for MST only; use --engine polars for {config.name}")
     if engine != "memory" and not config.dp:
         raise InvalidInputError(f"engine {engine} is for the DP synthesizers; {config.name} fits in memory")
 
@@ -72,31 +72,40 @@ def polars_counts(
     return out
 
 
+def owner_facts(over: int, without: int) -> dict[str, int]:
+    """What the person-level bound set aside, as FittedModel.data_owner_facts holds it: exact
+    counts of the private table for the data owner and reviewing officers only."""
+    return {"rows_set_aside_by_person_bound": over + without, "rows_over_person_limit": over,
+            "rows_without_person_id": without}
+
+
 # -- polars: out of core --------------------------------------------------------------------
 def fit_polars(path: str | Path, schema: Schema, config, budget, *, progress: Progress | None = None):
     import polars as pl
 
-    from synthgen.lazy import encode_to_parquet
-    from synthgen.synthesizers.config import MST
+    from synthgen.lazy import encode_to_parquet, person_bound_mask, scan_table
     from synthgen.synthesizers.marginal import fit_marginal_encoded
 
     report = progress or (lambda f, m: None)
-    mst = isinstance(config, MST)
+    keep, facts = None, owner_facts(0, 0)
+    if schema.privacy_unit.person_column is not None:
+        report(0.01, "bounding the rows of each person")
+        keep, over, without = person_bound_mask(scan_table(path), schema.privacy_unit)
+        facts = owner_facts(over, without)
     # The codes are private data: a temporary directory readable by this user only, removed after.
     with tempfile.TemporaryDirectory(prefix="synthgen-codes-") as tmp:
         codes = Path(tmp) / "codes.parquet"
         report(0.02, "encoding the table with the public schema (slice by slice)")
-        encode_to_parquet(path, schema, codes, small=mst)  # Int16 only where our counter reads them
+        encode_to_parquet(path, schema, codes, small=True, keep=keep)  # Int16: only our counter reads them
         data = pl.scan_parquet(codes)
-        if not mst:
-            return fit_marginal_encoded(data, schema, config, budget, progress=progress, engine="polars")
-        # MST: the counts come through the same hook as Spark's, one marginal per scan (memory)
+        # the counts come through the same hook as Spark's, one marginal per scan (memory)
         placeholder = pl.LazyFrame({c.name: pl.Series(c.name, [], dtype=pl.Int64) for c in schema.synthesized_columns})
 
         def counter(cliques, sizes):
             return polars_counts(data, cliques, sizes, one_at_a_time=True)
 
-        return fit_marginal_encoded(placeholder, schema, config, budget, progress=progress, engine="polars", counter=counter)
+        return (*fit_marginal_encoded(placeholder, schema, config, budget, progress=progress, engine="polars", counter=counter),
+                facts)
 
 
 # -- spark ------------------------------------------------------------------------------------
@@ -119,13 +128,14 @@ def spark_read_table(spark, path: str | Path):
 
 
 def spark_encode(df, schema: Schema):
-    """Encode a Spark DataFrame with synthgen.encoding.encode, batch by batch (a row-wise map)."""
+    """Encode a Spark DataFrame with synthgen.encoding.encode, batch by batch (a row-wise map).
+    Person-level schemas go through :func:`spark_encode_bounded`."""
     from pyspark.sql.types import LongType, StructField, StructType
 
     if schema.privacy_unit.person_column is not None:
         raise InvalidInputError(
-            f"privacy_unit.person_column ({schema.privacy_unit.person_column!r}): a person-level unit needs the "
-            "in-memory engine (--engine memory), which bounds each person's rows before measuring"
+            f"privacy_unit.person_column ({schema.privacy_unit.person_column!r}): bound each person's rows first "
+            "(spark_encode_bounded)"
         )
     schema_json = schema.to_json()
     names = [c.name for c in schema.synthesized_columns]
@@ -143,6 +153,60 @@ def spark_encode(df, schema: Schema):
             yield pd.DataFrame({n: encoded.codes[n] for n in names})
 
     return df.mapInPandas(encode_batches, schema=out_type)
+
+
+def spark_encode_bounded(df, schema: Schema) -> tuple[Any, dict[str, int]]:
+    """Encode under a person-level unit: the rule of synthgen.encoding.bound_rows_per_person on
+    Spark. Each row gets its position in the table, the person id as normalise_category writes it
+    and its codes (all rows, fitting or not: the bound is applied before rows that do not fit are
+    left out, as in memory); a window ``row_number()`` over the person in table order keeps the
+    first ``max_rows`` rows of each person, and rows without a person id are left out. Returns the
+    encoded rows and the exact counts set aside (owner-only)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    unit = schema.privacy_unit
+    schema_json = schema.to_json()
+    names = [c.name for c in schema.synthesized_columns]
+    person = unit.person_column
+    if person not in df.columns:
+        raise InvalidInputError(f"privacy_unit.person_column ({person!r}) is not a column of the table")
+    # monotonically increasing ids follow the partitions in file order and the rows within each
+    rid, pid = "_synthgen_row", "_synthgen_person"
+    with_rid = df.withColumn(rid, F.monotonically_increasing_id())
+    out_type = StructType(
+        [StructField(n, LongType(), False) for n in names]
+        + [StructField(pid, StringType(), True), StructField(rid, LongType(), False)]
+    )
+
+    def encode_batches(batches):
+        import pandas as pd
+
+        from synthgen.encoding import encode_column
+        from synthgen.schema import Schema as _Schema
+        from synthgen.schema import normalise_category
+
+        local = _Schema.from_json(schema_json)
+        for batch in batches:
+            out = {c.name: encode_column(c, batch[c.name])[0] for c in local.synthesized_columns}
+            out[pid] = batch[person].map(normalise_category).astype(object)
+            out[rid] = batch[rid].to_numpy()
+            yield pd.DataFrame(out)
+
+    encoded = with_rid.mapInPandas(encode_batches, schema=out_type)
+    # not cached here: the caller caches the kept codes, and a cache of every row (with person
+    # ids) would stay in the executors' memory until the session ends
+    ranked = encoded.withColumn("_synthgen_rank", F.row_number().over(Window.partitionBy(pid).orderBy(rid)))
+    counts = ranked.agg(
+        F.sum(F.col(pid).isNull().cast("long")).alias("without"),
+        F.sum((F.col(pid).isNotNull() & (F.col("_synthgen_rank") > unit.max_rows)).cast("long")).alias("over"),
+    ).first()
+    kept = ranked.filter(F.col(pid).isNotNull() & (F.col("_synthgen_rank") <= unit.max_rows))
+    fits = F.lit(True)
+    for n in names:  # rows that do not fit the schema are left out after the bound, as in memory
+        fits = fits & (F.col(f"`{n}`") >= 0)
+    return kept.filter(fits).select([F.col(f"`{n}`") for n in names]), owner_facts(int(counts["over"] or 0), int(counts["without"] or 0))
 
 
 class SparkCounter:
@@ -188,7 +252,7 @@ class SparkCounter:
 
 
 def fit_spark(path_or_df: Any, schema: Schema, config, budget, *, spark=None, progress: Progress | None = None):
-    """Fit MST with Spark counting the marginals of ``path_or_df`` (a file path or a Spark DataFrame)."""
+    """Fit MST or AIM with Spark counting the marginals of ``path_or_df`` (a file path or a Spark DataFrame)."""
     import polars as pl
 
     from synthgen.synthesizers.marginal import fit_marginal_encoded
@@ -198,15 +262,19 @@ def fit_spark(path_or_df: Any, schema: Schema, config, budget, *, spark=None, pr
 
         spark = SparkSession.builder.appName("synthgen").getOrCreate()
     df = spark_read_table(spark, path_or_df) if isinstance(path_or_df, (str, Path)) else path_or_df
-    encoded = spark_encode(df, schema).cache()
+    if schema.privacy_unit.person_column is not None:
+        encoded, facts = spark_encode_bounded(df, schema)
+        encoded = encoded.cache()
+    else:
+        encoded, facts = spark_encode(df, schema).cache(), owner_facts(0, 0)
     sizes = {c.name: c.cardinality for c in schema.synthesized_columns}
     try:
         # OpenDP needs a frame with the codes' columns to build its domain; it gets no rows,
-        # because every count comes from the counter (MST with every column keyed never reads
-        # the frame itself: KNOWN-PITFALLS notes and synthgen.synthesizers._opendp_mst).
+        # because every count comes from the counter (MST and AIM with every column keyed never
+        # read the frame itself: synthgen.synthesizers._opendp_mst and _counted_aim).
         placeholder = pl.LazyFrame({n: pl.Series(n, [], dtype=pl.Int64) for n in sizes})
-        return fit_marginal_encoded(
+        return (*fit_marginal_encoded(
             placeholder, schema, config, budget, progress=progress, engine="spark", counter=SparkCounter(encoded, list(sizes))
-        )
+        ), facts)
     finally:
         encoded.unpersist()

@@ -7,20 +7,24 @@ the same (see synthgen.encoding): values outside the bounds are clipped; a missi
 value becomes ``<missing>`` when the column is nullable, otherwise the row is left out. Every rule
 looks at one row at a time, so the map costs no privacy.
 
-A person-level privacy unit (at most ``max_rows`` rows per person) is not applied here: it needs
-the person's rows together and is done in memory by synthgen.encoding.bound_contributions, so the
-out-of-core engines refuse such schemas rather than measure unbounded contributions.
+A person-level privacy unit (at most ``max_rows`` rows per person) needs each person's rows
+together: :func:`person_bound_mask` ranks the rows of each person in table order in one lazy pass
+over the person column alone (``int_range().over(person)``), with the rule of
+synthgen.encoding.bound_rows_per_person (the first ``max_rows`` rows of each person are kept, rows
+without a person id are left out), and :func:`encode_to_parquet` drops the other rows slice by
+slice before encoding. The counts of rows set aside are exact: for the data owner only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from synthgen.encoding import check_column_names
 from synthgen.errors import InvalidInputError, TableReadError
-from synthgen.schema import Column, Schema
+from synthgen.schema import Column, PrivacyUnit, Schema
 
 _TRUE = ["true", "1", "yes", "y", "t"]
 _FALSE = ["false", "0", "no", "n", "f"]
@@ -106,7 +110,9 @@ def _categorical(col: Column, dtype: pl.DataType) -> pl.Expr:
         from synthgen.schema import normalise_category
 
         old = [normalise_category(c) for c in col.categories or ()]
-        mapped = text.replace_strict(old, list(range(len(old))), default=missing, return_dtype=pl.Int64)
+        # a selected top-k column maps every other present value to "other", its last category
+        default = len(old) - 1 if col.top_k is not None else missing
+        mapped = text.replace_strict(old, list(range(len(old))), default=default, return_dtype=pl.Int64)
     return pl.when(text.is_null()).then(pl.lit(missing, pl.Int64)).otherwise(mapped)
 
 
@@ -156,13 +162,37 @@ def column_expression(col: Column, dtype: pl.DataType) -> pl.Expr:
     return expr.alias(col.name)
 
 
-def encode_lazy(frame: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
-    """Integer codes of the synthesized columns, rows that do not fit left out (lazy)."""
-    if schema.privacy_unit.person_column is not None:
+def person_bound_mask(frame: pl.LazyFrame, unit: PrivacyUnit) -> tuple[np.ndarray, int, int]:
+    """Which rows (in table order) the person-level bound keeps, the rows beyond ``max_rows`` of
+    their person and the rows without a person id: synthgen.encoding.bound_rows_per_person's rule,
+    computed lazily from the person column alone. The counts are exact (owner-only)."""
+    person = unit.person_column
+    dtypes = frame.collect_schema()
+    if person not in dtypes.names():
+        raise InvalidInputError(f"privacy_unit.person_column ({person!r}) is not a column of the table")
+    # the person id as normalise_category writes it, so that 7, 7.0 and "7" are one person
+    ids = frame.select(_normalised(person, dtypes[person]).alias("p"))
+    # rank of each row among its person's rows, in table order (window expressions keep it)
+    ranked = ids.select(
+        pl.col("p").is_null().alias("no_id"),
+        (pl.int_range(pl.len(), dtype=pl.Int64).over("p") < unit.max_rows).alias("within"),
+    ).collect()
+    no_id = ranked["no_id"].to_numpy()
+    keep = ~no_id & ranked["within"].to_numpy()
+    return keep, int((~no_id & ~keep).sum()), int(no_id.sum())
+
+
+def encode_lazy(frame: pl.LazyFrame, schema: Schema, *, bounded: bool = False) -> pl.LazyFrame:
+    """Integer codes of the synthesized columns, rows that do not fit left out (lazy).
+
+    ``bounded``: the caller has already applied the person-level bound (``person_bound_mask``);
+    without it, a person-level schema is refused rather than measured with unbounded rows."""
+    if schema.privacy_unit.person_column is not None and not bounded:
         raise InvalidInputError(
-            f"privacy_unit.person_column ({schema.privacy_unit.person_column!r}): a person-level unit needs the "
-            "in-memory engine (--engine memory), which bounds each person's rows before measuring"
+            f"privacy_unit.person_column ({schema.privacy_unit.person_column!r}): bound each person's rows first "
+            "(person_bound_mask, as encode_to_parquet does)"
         )
+    schema.require_top_k_selected()
     dtypes = frame.collect_schema()
     table_cols = list(dtypes.names())
     check_column_names(table_cols, schema)
@@ -196,23 +226,33 @@ def _batches(path: Path, batch_rows: int):
         yield frame.with_columns([pl.col(n).cast(pl.Float64, strict=False) for n in numeric]).to_arrow()
 
 
-def encode_to_parquet(path: str | Path, schema: Schema, out: str | Path, *, batch_rows: int = 500_000, small: bool = False) -> int:
+def encode_to_parquet(
+    path: str | Path, schema: Schema, out: str | Path, *, batch_rows: int = 500_000, small: bool = False,
+    keep: np.ndarray | None = None,
+) -> int:
     """Encode a CSV or Parquet file into a Parquet file of codes, one slice of rows at a time, so
     that memory stays bounded by one slice (Polars' streaming sink of the same plan held the whole
     10-million-row table: 3.2 GB). ``small`` stores the codes as Int16 (every schema domain fits).
-    Returns the number of rows kept."""
+    ``keep`` (from ``person_bound_mask``, one flag per row in table order) applies the
+    person-level bound before encoding, as the in-memory engine does. Returns the number of rows kept."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
     if not path.is_file():
         raise TableReadError(f"file {str(path)!r} does not exist")
+    if schema.privacy_unit.person_column is not None and keep is None:
+        keep = person_bound_mask(scan_table(path), schema.privacy_unit)[0]
     writer = None
     kept = 0
+    offset = 0
     try:
         for batch in _batches(path, batch_rows):
             frame = pl.from_arrow(batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch]))
-            codes = encode_lazy(frame.lazy(), schema)
+            if keep is not None:
+                frame = frame.filter(pl.Series(keep[offset:offset + frame.height]))
+                offset += batch.num_rows
+            codes = encode_lazy(frame.lazy(), schema, bounded=keep is not None)
             if small:
                 codes = codes.with_columns(pl.all().cast(pl.Int16))
             table = codes.collect().to_arrow()
@@ -221,7 +261,7 @@ def encode_to_parquet(path: str | Path, schema: Schema, out: str | Path, *, batc
             writer.write_table(table.cast(writer.schema))
             kept += table.num_rows
         if writer is None:  # an empty file: write the empty codes table
-            encode_lazy(scan_table(path), schema).collect().write_parquet(out)
+            encode_lazy(scan_table(path), schema, bounded=True).collect().write_parquet(out)
     finally:
         if writer is not None:
             writer.close()

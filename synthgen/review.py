@@ -163,6 +163,9 @@ def schema_problems(data: Any) -> tuple[Schema | None, list[Problem]]:
         problems.append(Problem("schema", "flagged derived_from_private_data: review it before a DP fit"))
     if schema.review is not None and schema.review.fingerprint != schema.content_fingerprint():
         problems.append(Problem("review", "the schema changed after its recorded review; the review no longer applies"))
+    for col in schema.pending_top_k():
+        problems.append(Problem(f"column {col!r}", "top_k declared but its categories were not selected yet "
+                                "(synthgen schema top-k, which spends budget)"))
     for col, props in schema.unconfirmed_data_reads().items():
         problems.append(Problem(f"column {col!r}", f"values read off the private table, not confirmed by a review: {', '.join(props)}"))
     return schema, problems

@@ -51,6 +51,7 @@ def check_fit_inputs(schema: Schema, config: SynthesizerConfig, budget: PrivacyB
         raise InvalidInputError(f"schema ({type(schema).__name__}) must be a synthgen Schema")
     if not isinstance(config, SynthesizerConfig):
         raise InvalidInputError(f"config ({type(config).__name__}) must be a synthesizer config such as MST()")
+    schema.require_top_k_selected()  # a pending top-k column has no categories to fit
     if config.dp:
         if budget is None:
             raise BudgetError(f"budget must be given for the DP synthesizer {config.name}")
@@ -136,7 +137,7 @@ def fit_file(
 
         return fit(read_table(path), schema, config, budget, progress=progress)
     if engine == "polars":
-        sampler, rows, details = fit_polars(path, schema, config, budget, progress=progress)
+        sampler, rows, details, facts = fit_polars(path, schema, config, budget, progress=progress)
     else:
-        sampler, rows, details = fit_spark(path, schema, config, budget, spark=spark, progress=progress)
-    return _marginal_model(schema, config, budget, sampler, rows, details, progress)
+        sampler, rows, details, facts = fit_spark(path, schema, config, budget, spark=spark, progress=progress)
+    return _marginal_model(schema, config, budget, sampler, rows, details, progress, data_owner_facts=facts)

@@ -223,7 +223,8 @@ def fit_marginal_encoded(
 ) -> tuple[CompiledSampler, float, dict[str, Any]]:
     """Fit on already encoded codes: a Polars LazyFrame of the synthesized columns' integer codes
     (in memory or scanned from a file). With ``counter``, exact marginals are counted by another
-    engine (Spark) and only the noisy ones are kept: see synthgen.engines. Reached through
+    engine (Polars out of core, Spark; MST and AIM) and only the noisy ones are kept: see
+    synthgen.engines and synthgen.synthesizers._counted_aim. Reached through
     ``fit`` or ``fit_file``, both of which run ``check_fit_inputs`` first."""
     report = progress or (lambda fraction, message: None)
     columns = schema.synthesized_columns
@@ -250,11 +251,9 @@ def fit_marginal_encoded(
     started = time.monotonic()  # for the log only (see the module docstring)
     algorithm = _algorithm(config, estimator, len(columns))
     if counter is not None:
-        if not isinstance(config, MST):
-            raise InternalError("an external counting engine is only wired into MST")
-        from dataclasses import replace as _replace
+        from synthgen.synthesizers._counted_aim import with_counter
 
-        algorithm = _replace(algorithm, counter=counter)
+        algorithm = with_counter(algorithm, counter, config)
     try:
         table, context = _release(data, keys, contributions, budget.rho, algorithm)
     except Exception as exc:  # noqa: BLE001 - OpenDP raises many types; all mean "budget committed, no model"

@@ -74,7 +74,7 @@ def test_a_fit_through_spark_is_accounted_like_an_embedded_fit(spark, titanic_cs
     path, schema = titanic_csv
     budget = PrivacyBudget.from_epsilon(1.0, 1e-9)
     config = MST(estimation_iters=100)
-    sampler, rows, details = fit_spark(path, schema, config, budget, spark=spark)
+    sampler, rows, details, _facts = fit_spark(path, schema, config, budget, spark=spark)
     embedded = fit(read_table(path), schema, config, budget)
     assert details["engine"] == "spark"
     assert details["rho_consumed"] == embedded.info["accounting"]["rho_consumed"]

@@ -258,6 +258,10 @@ class Platform:
         return self.schemas.discover_schema(actor, dataset_id, epsilon, numeric=numeric, identifiers=identifiers,
                                             bins=bins, privacy_unit=privacy_unit)
 
+    def select_top_k(self, actor: Actor, dataset_id: int, epsilon: float, *,
+                     columns: dict[str, int] | None = None) -> DatasetInfo:
+        return self.schemas.select_top_k(actor, dataset_id, epsilon, columns=columns)
+
     def discard_schema_draft(self, actor: Actor, dataset_id: int) -> DatasetInfo:
         return self.schemas.discard_schema_draft(actor, dataset_id)
 

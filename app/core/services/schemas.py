@@ -9,6 +9,7 @@ Rules kept here:
 * DP discovery is paid like a release: reserved and marked spent, and committed, *before* the
   private table is read, so the spend stays on the ledger whatever happens next.
 * The public declarations of a discovery are validated before any budget is touched.
+* Top-k categories chosen with DP (``select_top_k``) are paid and audited like a discovery.
 """
 
 from __future__ import annotations
@@ -163,6 +164,57 @@ class Schemas:
             op.details.update(stage="stored", ledger_entry=entry_id, rho_charged=cost.rho, rho_used=accounting["rho"],
                               delta_used=accounting["delta"], queries=accounting["queries"],
                               fingerprint=schema.fingerprint()[:64])
+            return views.dataset_info(op.session, ds)
+
+    def select_top_k(self, actor: Actor, dataset_id: int, epsilon: float, *,
+                     columns: dict[str, int] | None = None) -> DatasetInfo:
+        """Choose the categories of the current schema's top-k columns with DP
+        (``synthgen.topk_select``) and store the result as a draft for the owner to save.
+
+        ``columns`` (name → k) declares top-k columns; by default every declared top-k not yet
+        selected is. Charged exactly like a discovery, with the same permission: ``epsilon`` at
+        the dataset's δ is reserved and marked spent (plus the dataset's δ for key thresholding)
+        and committed *before* the private table is read; the columns and k (public) are
+        checked before any budget is touched. Audit: ``discover_schema`` entries with
+        ``purpose`` ``top_k`` (stage ``charged``, then ``stored`` or a failed ``computing``)."""
+        from synthgen.schema import Schema
+        from synthgen.topk_select import check_epsilon, select_top_k, top_k_columns
+
+        target = f"dataset:{dataset_id}"
+        with self.rt.op(actor, "discover_schema", target) as op:
+            ds = self.rt.authorize_dataset(op, "discover_schema", dataset_id)
+            require_table(ds, "select top-k categories")
+            if not ds.schema_json:
+                raise InvalidInputError("the dataset has no schema declaring top_k columns; save one first")
+            schema = Schema.from_json(ds.schema_json)
+            check_epsilon(epsilon)
+            wanted = top_k_columns(schema, columns)
+            cost = PrivacyBudget.from_epsilon(epsilon, ds.delta)
+            # key thresholding's δ is not part of ρ: the ledger records it beside the ρ
+            entry = ledger.reserve(op.session, ds.id, cost, None, extra_delta=ds.delta)
+            ledger.mark_spent(op.session, entry.id)
+            entry_id, actor_name = entry.id, op.actor_name
+            op.details.update(purpose="top_k", stage="charged", epsilon=float(epsilon), delta=ds.delta, rho=cost.rho,
+                              threshold_delta=ds.delta, ledger_entry=entry_id, columns=len(wanted),
+                              contributions=schema.privacy_unit.max_rows)
+        # Committed: the budget is spent from here on, whatever happens below.
+        try:
+            train, _control = self.rt.vault.load_tables(ds)
+            chosen, accounting = select_top_k(train, schema, epsilon=float(epsilon), delta=ds.delta, columns=wanted)
+            del train, _control
+        except BaseException as exc:
+            if not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                self.rt.record(actor=actor_name, action="discover_schema", outcome="failed", target=target,
+                               details={"purpose": "top_k", "stage": "computing", "error": type(exc).__name__,
+                                        "dataset_id": ds.id, "ledger_entry": entry_id, "rho": cost.rho})
+            raise
+        with self.rt.op(actor, "discover_schema", target) as op:
+            ds = self.rt.authorize_dataset(op, "discover_schema", dataset_id)
+            require_table(ds, "select top-k categories")
+            ds.schema_draft_json = chosen.to_json()
+            op.details.update(purpose="top_k", stage="stored", ledger_entry=entry_id, rho_charged=cost.rho,
+                              rho_used=sum(c["rho"] for c in accounting["columns"].values()),
+                              fingerprint=chosen.fingerprint()[:64])
             return views.dataset_info(op.session, ds)
 
     @staticmethod

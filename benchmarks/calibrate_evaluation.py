@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from pathlib import Path
 
@@ -23,11 +24,31 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"adult": "income", "titanic": "Survived", "pums_1000": "married", "breast_cancer": "diagnosis"}
-NOISE_COLUMN = {"adult": "age", "titanic": "Age", "pums_1000": "income", "breast_cancer": "mean radius"}
+TARGETS = {"adult": "income", "titanic": "Survived", "pums_1000": "married", "breast_cancer": "diagnosis",
+           "diabetes130": "readmitted", "nltcs": "outside"}
+NOISE_COLUMN = {"adult": "age", "titanic": "Age", "pums_1000": "income", "breast_cancer": "mean radius",
+                "diabetes130": "num_lab_procedures", "nltcs": "eating"}
 SHOWN = ("tvd_1way_mean", "tvd_1way_max", "tvd_1way_max_excess", "tvd_2way_mean", "tvd_2way_mean_excess", "tvd_3way_mean",
          "ks_max", "association_diff_mean", "association_diff_excess",
          "tstr_auc", "trtr_auc", "tstr_auc_ratio", "tstr_auc_skill_ratio")
+
+
+def split(df: pd.DataFrame, schema, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """70/30 split; by person when the schema has a person column, so that no person's rows
+    are on both sides (the control table must be independent of the training table)."""
+    rng = np.random.default_rng(seed)
+    person = schema.privacy_unit.person_column
+    if person is None:
+        perm = rng.permutation(len(df))
+        n_train = int(round(0.7 * len(df)))
+        return df.iloc[perm[:n_train]].reset_index(drop=True), df.iloc[perm[n_train:]].reset_index(drop=True)
+    people = df[person].unique()
+    in_train = df[person].isin(rng.permutation(people)[:int(round(0.7 * len(people)))]).to_numpy()
+    return df[in_train].reset_index(drop=True), df[~in_train].reset_index(drop=True)
+
+
+def _cpu() -> float:
+    return sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
 
 
 def _noise(frame: pd.DataFrame, col, rng: np.random.Generator) -> pd.DataFrame:
@@ -49,6 +70,8 @@ def main() -> None:
     ap.add_argument("--max-train", type=int, default=None, help="subsample the training table (speed)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--cache", default=None, help="directory keeping each DP release as Parquet (re-evaluate without refitting)")
+    ap.add_argument("--runs", type=int, default=1, help="DP fits per (table, synthesizer): OpenDP's noise is unseeded")
+    ap.add_argument("--fit-only", action="store_true", help="fit and cache the DP releases, evaluate nothing")
     args = ap.parse_args()
 
     from evaluation import evaluate
@@ -58,33 +81,35 @@ def main() -> None:
     from synthgen.synthesizers import config_by_name, fit
 
     for table in args.tables:
-        df = read_table(ROOT / "datasets" / f"{table}.csv")
+        path = ROOT / "datasets" / f"{table}.csv"
+        df = read_table(path if path.exists() else path.with_suffix(".parquet"))
         schema = Schema.load(ROOT / "datasets" / f"{table}.schema.json")
-        rng = np.random.default_rng(args.seed)
-        perm = rng.permutation(len(df))
-        n_train = int(round(0.7 * len(df)))
-        train = df.iloc[perm[:n_train]].reset_index(drop=True)
-        control = df.iloc[perm[n_train:]].reset_index(drop=True)
+        train, control = split(df, schema, args.seed)
         if args.max_train and len(train) > args.max_train:
             train = train.iloc[:args.max_train]
         target = TARGETS[table]
         releases: dict[str, pd.DataFrame] = {}
         privacy: dict[str, dict] = {}
         for name in args.synthesizers:
-            cached = Path(args.cache) / f"{table}_{name}_{args.seed}.parquet" if args.cache else None
-            privacy[f"{name} eps=1"] = {"epsilon": 1.0, "delta": 1e-9, "mechanism": name}
-            if cached is not None and cached.exists():
-                releases[f"{name} eps=1"] = pd.read_parquet(cached)
-                continue
-            budget = PrivacyBudget.from_epsilon(1.0, 1e-9)
-            t0 = time.perf_counter()
-            model = fit(train, schema, config_by_name(name), budget)
-            releases[f"{name} eps=1"] = model.sample(len(train), rng=np.random.default_rng(args.seed + 1))
-            print(f"# {table}: {name} fitted in {time.perf_counter() - t0:.0f} s", flush=True)
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                releases[f"{name} eps=1"].to_parquet(cached)
-        base_name = next(iter(reversed(releases)))
+            for run in range(1, args.runs + 1):
+                label = f"{name} eps=1" + (f" #{run}" if run > 1 else "")
+                stem = f"{table}_{name}_{args.seed}" + (f"_r{run}" if run > 1 else "")
+                cached = Path(args.cache) / f"{stem}.parquet" if args.cache else None
+                privacy[label] = {"epsilon": 1.0, "delta": 1e-9, "mechanism": name}
+                if cached is not None and cached.exists():
+                    releases[label] = pd.read_parquet(cached)
+                    continue
+                budget = PrivacyBudget.from_epsilon(1.0, 1e-9)
+                t0, c0 = time.perf_counter(), _cpu()
+                model = fit(train, schema, config_by_name(name), budget)
+                releases[label] = model.sample(len(train), rng=np.random.default_rng(args.seed + 1))
+                print(f"# {table}: {label} fitted in {time.perf_counter() - t0:.0f} s wall, {_cpu() - c0:.0f} s CPU", flush=True)
+                if cached is not None:
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    releases[label].to_parquet(cached)
+        if args.fit_only:
+            continue
+        base_name = next(n for n in reversed(releases) if "#" not in n)
         base = releases[base_name]
         r = np.random.default_rng(args.seed + 2)
         cols = [c.name for c in schema.synthesized_columns]

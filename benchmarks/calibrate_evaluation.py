@@ -25,9 +25,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"adult": "income", "titanic": "Survived", "pums_1000": "married", "breast_cancer": "diagnosis",
-           "diabetes130": "readmitted", "nltcs": "outside"}
+           "diabetes130": "readmitted"}
 NOISE_COLUMN = {"adult": "age", "titanic": "Age", "pums_1000": "income", "breast_cancer": "mean radius",
-                "diabetes130": "num_lab_procedures", "nltcs": "eating"}
+                "diabetes130": "num_lab_procedures"}
 SHOWN = ("tvd_1way_mean", "tvd_1way_max", "tvd_1way_max_excess", "tvd_2way_mean", "tvd_2way_mean_excess", "tvd_3way_mean",
          "ks_max", "association_diff_mean", "association_diff_excess",
          "tstr_auc", "trtr_auc", "tstr_auc_ratio", "tstr_auc_skill_ratio")
@@ -70,7 +70,10 @@ def main() -> None:
     ap.add_argument("--max-train", type=int, default=None, help="subsample the training table (speed)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--cache", default=None, help="directory keeping each DP release as Parquet (re-evaluate without refitting)")
+    ap.add_argument("--epsilon", type=float, default=1.0, help="ε of the DP fits (δ = 1e-9)")
     ap.add_argument("--runs", type=int, default=1, help="DP fits per (table, synthesizer): OpenDP's noise is unseeded")
+    ap.add_argument("--run-ids", type=int, nargs="+", default=None, help="fit only these run numbers (default 1..runs)")
+    ap.add_argument("--cards", default=None, help="directory for each release's full card (HTML)")
     ap.add_argument("--fit-only", action="store_true", help="fit and cache the DP releases, evaluate nothing")
     args = ap.parse_args()
 
@@ -91,15 +94,15 @@ def main() -> None:
         releases: dict[str, pd.DataFrame] = {}
         privacy: dict[str, dict] = {}
         for name in args.synthesizers:
-            for run in range(1, args.runs + 1):
-                label = f"{name} eps=1" + (f" #{run}" if run > 1 else "")
-                stem = f"{table}_{name}_{args.seed}" + (f"_r{run}" if run > 1 else "")
+            for run in args.run_ids or range(1, args.runs + 1):
+                label = f"{name} eps={args.epsilon:g}" + (f" #{run}" if run > 1 else "")
+                stem = f"{table}_{name}_{args.seed}" + (f"_eps{args.epsilon:g}" if args.epsilon != 1 else "") + (f"_r{run}" if run > 1 else "")
                 cached = Path(args.cache) / f"{stem}.parquet" if args.cache else None
-                privacy[label] = {"epsilon": 1.0, "delta": 1e-9, "mechanism": name}
+                privacy[label] = {"epsilon": args.epsilon, "delta": 1e-9, "mechanism": name}
                 if cached is not None and cached.exists():
                     releases[label] = pd.read_parquet(cached)
                     continue
-                budget = PrivacyBudget.from_epsilon(1.0, 1e-9)
+                budget = PrivacyBudget.from_epsilon(args.epsilon, 1e-9)
                 t0, c0 = time.perf_counter(), _cpu()
                 model = fit(train, schema, config_by_name(name), budget)
                 releases[label] = model.sample(len(train), rng=np.random.default_rng(args.seed + 1))
@@ -133,6 +136,12 @@ def main() -> None:
                     row[m.name] = None if m.value is None else round(m.value, 4)
                     if m.verdict in ("fail", "inconclusive"):
                         row.setdefault("not_pass", []).append(f"{m.name}={m.verdict}")
+            if args.cards:
+                from evaluation.card import render_html
+
+                Path(args.cards).mkdir(parents=True, exist_ok=True)
+                stem = "".join(ch if ch.isalnum() else "_" for ch in f"{table}_{rel}")
+                (Path(args.cards) / f"{stem}.html").write_text(render_html(rep), encoding="utf-8")
             print(json.dumps(row), flush=True)
             if args.out:
                 with open(args.out, "a", encoding="utf-8") as fh:

@@ -1,12 +1,17 @@
 """Calibrate the default policy's utility gates on the shipped public tables.
 
-For each table: a 70/30 split (training / control), DP releases at ε = 1 (MST and AIM), and
-three broken releases made from the AIM (else MST) output: every column shuffled independently
+For each table: a 70/30 split (training / control; by person when the schema has a person
+column), DP releases at ε = 1 (MST and AIM, ``--runs`` fits each), and three broken releases made
+from the first fit of the last synthesizer listed: every column shuffled independently
 (dependence destroyed, 1-way marginals kept), only the target shuffled, and one column replaced
 by uniform noise inside its schema bounds/categories. Prints one line per (table, release) with
-the gated figures and the verdicts, and appends the rows as JSON to ``--out``.
+the gated figures and the verdicts, appends the rows as JSON to ``--out`` and writes each
+release's full card to ``--cards``. ``--cache`` keeps every DP release as Parquet, so a rerun
+only evaluates; ``--fit-only`` fits without evaluating (long fits in their own processes).
 
     PYTHONPATH=. python benchmarks/calibrate_evaluation.py --tables titanic pums_1000 --out /tmp/cal.jsonl
+    PYTHONPATH=. python benchmarks/calibrate_evaluation.py --tables diabetes130 --synthesizers aim --runs 2 \
+        --cache /tmp/eval-cal --fit-only
 
 The figures quoted in benchmarks/README.md come from this script. OpenDP's noise is unseeded,
 so DP rows differ from run to run; the split and the broken releases are seeded.

@@ -1,10 +1,23 @@
-"""The owner's edit of the draft: public code lists from IDs_mapping.csv and the data set's
-documentation, round public bounds and cuts, roles, the person-level unit."""
-import csv, json, sys
+"""The owner's edit of the Diabetes 130 draft (see datasets/README.md): public code lists from
+the data set's IDs_mapping.csv and documentation, round public bounds and cuts, roles, the
+person-level unit. The reviewed schema was made with
+
+    synthgen schema draft datasets/diabetes130.parquet -o draft.json --name diabetes130
+    python datasets/diabetes130_review.py draft.json edited.json
+    synthgen schema review edited.json --draft draft.json --reviewer NAME --confirm race --confirm gender \
+        --confirm payer_code --confirm medical_specialty --confirm time_in_hospital --confirm num_procedures \
+        --confirm number_outpatient --confirm number_emergency --confirm number_inpatient \
+        --confirm number_diagnoses --confirm diabetesMed -o datasets/diabetes130.schema.json
+"""
+import csv
+import json
+import sys
+from pathlib import Path
+
 d = json.load(open(sys.argv[1]))
 MAP = {}
 cur = None
-for row in csv.reader(open("/tmp/diab/dataset_diabetes/IDs_mapping.csv")):
+for row in csv.reader(open(Path(__file__).with_name("diabetes130_ids_mapping.csv"))):
     if not row or not row[0]:
         cur = None; continue
     if row[0].endswith("_id"):
@@ -60,5 +73,12 @@ for c in d["columns"]:
 d["columns"] = cols
 d["privacy_unit"] = {"person_column": "patient_nbr", "max_rows": 2}
 d["derived_from_private_data"] = False
-d.pop("notes", None)
+d["notes"] = (
+    "Reviewed schema for the UCI Diabetes 130-US hospitals table, made with 'synthgen schema dr"
+    "aft' then 'synthgen schema review'. encounter_id dropped; patient_nbr is the person column"
+    " (at most 2 encounters per patient are kept before anything is measured). Codes of the thr"
+    "ee *_id columns from the data set's IDs_mapping.csv; diag_1..3 grouped by the public ICD-9"
+    "-CM chapter list; medication columns take the documented No/Steady/Up/Down; count columns "
+    "have round public bounds and cuts; '?' is the file's literal marker for unknown, kept as a"
+    " category.")
 json.dump(d, open(sys.argv[2], "w"), indent=2)

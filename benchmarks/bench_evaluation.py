@@ -86,7 +86,8 @@ def main() -> int:
             rng = np.random.default_rng(1)
             syn = train.apply(lambda c: c.to_numpy()[rng.permutation(len(c))])
     print(f"train {len(train)} rows, control {len(control)} rows, synthetic {len(syn)} rows, attacks {args.attacks}")
-    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    # user + system CPU of this process (all its threads) and of any worker processes it waited for
+    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
     # The libraries' import cost (scikit-learn, SciPy, anonymeter, SDMetrics: tens of CPU seconds
     # on a loaded machine) is paid once per process, by a long-running worker once in its life;
     # it is measured here apart from the evaluation itself.
@@ -97,19 +98,41 @@ def main() -> int:
     import sklearn.metrics  # noqa: F401
     import sklearn.neighbors  # noqa: F401
     print(f"library imports: wall {time.perf_counter() - ti:.1f} s, CPU {cpu() - ci:.1f} s")
+    # peak resident memory per stage, sampled every 50 ms by a thread (the stage is the last
+    # progress message): shows which stage sets the process's peak
+    import threading
+
+    proc, stage, peaks, done = psutil.Process(), ["before evaluate"], {}, threading.Event()
+    print(f"RSS with the tables loaded: {proc.memory_info().rss / 2**30:.2f} GiB")
+
+    def watch() -> None:
+        while not done.is_set():
+            peaks[stage[0]] = max(peaks.get(stage[0], 0), proc.memory_info().rss)
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+
+    def progress(f: float, m: str) -> None:
+        stage[0] = m
+        print(f"  [wall {time.perf_counter() - t0:6.1f} s, CPU {cpu() - c0:6.1f} s] {f:4.0%} {m}", flush=True)
+
     t0, c0 = time.perf_counter(), cpu()
     report = evaluate(train, syn, control, schema, rng=np.random.default_rng(0), target=target, n_attacks=args.attacks,
                       privacy={"epsilon": 1.0, "delta": 1e-9, "total_epsilon": 3.0},
-                      progress=lambda f, m: print(f"  [{time.perf_counter() - t0:6.1f} s] {f:4.0%} {m}", flush=True))
+                      progress=progress)
     wall, cpu_s = time.perf_counter() - t0, cpu() - c0
+    done.set()
+    watcher.join()
     sizes = {a: len(render_html(report, a).encode("utf-8")) for a in ("full", "ml_team")}
     if args.output:
         out = Path(args.output)
         out.write_text(render_html(report) if out.suffix == ".html" else report.to_json(), encoding="utf-8")
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     print(f"wall seconds: {wall:.1f}  CPU seconds: {cpu_s:.1f}  load average: {psutil.getloadavg()[0]:.1f}")
     print(f"card bytes: full {sizes['full']:,}, ml_team {sizes['ml_team']:,}")
-    print(f"peak RSS: {peak_kb / 1024 / 1024:.2f} GB (current {psutil.Process().memory_info().rss / 2**30:.2f} GB)")
+    print(f"peak RSS: {peak_kb / 1024 / 1024:.2f} GiB = {peak_kb * 1024 / 1e9:.2f} GB (current {psutil.Process().memory_info().rss / 2**30:.2f} GiB)")
+    print("peak RSS per stage (GiB): " + ", ".join(f"{k}: {v / 2**30:.2f}" for k, v in peaks.items()))
     print("per-stage seconds:")
     for name, sec in report.timings.items():
         print(f"  {name:28s} {sec:8.2f}")

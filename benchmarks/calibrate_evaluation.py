@@ -1,12 +1,17 @@
 """Calibrate the default policy's utility gates on the shipped public tables.
 
-For each table: a 70/30 split (training / control), DP releases at ε = 1 (MST and AIM), and
-three broken releases made from the AIM (else MST) output: every column shuffled independently
+For each table: a 70/30 split (training / control; by person when the schema has a person
+column), DP releases at ε = 1 (MST and AIM, ``--runs`` fits each), and three broken releases made
+from the first fit of the last synthesizer listed: every column shuffled independently
 (dependence destroyed, 1-way marginals kept), only the target shuffled, and one column replaced
 by uniform noise inside its schema bounds/categories. Prints one line per (table, release) with
-the gated figures and the verdicts, and appends the rows as JSON to ``--out``.
+the gated figures and the verdicts, appends the rows as JSON to ``--out`` and writes each
+release's full card to ``--cards``. ``--cache`` keeps every DP release as Parquet, so a rerun
+only evaluates; ``--fit-only`` fits without evaluating (long fits in their own processes).
 
     PYTHONPATH=. python benchmarks/calibrate_evaluation.py --tables titanic pums_1000 --out /tmp/cal.jsonl
+    PYTHONPATH=. python benchmarks/calibrate_evaluation.py --tables diabetes130 --synthesizers aim --runs 2 \
+        --cache /tmp/eval-cal --fit-only
 
 The figures quoted in benchmarks/README.md come from this script. OpenDP's noise is unseeded,
 so DP rows differ from run to run; the split and the broken releases are seeded.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from pathlib import Path
 
@@ -23,11 +29,31 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"adult": "income", "titanic": "Survived", "pums_1000": "married", "breast_cancer": "diagnosis"}
-NOISE_COLUMN = {"adult": "age", "titanic": "Age", "pums_1000": "income", "breast_cancer": "mean radius"}
+TARGETS = {"adult": "income", "titanic": "Survived", "pums_1000": "married", "breast_cancer": "diagnosis",
+           "diabetes130": "readmitted"}
+NOISE_COLUMN = {"adult": "age", "titanic": "Age", "pums_1000": "income", "breast_cancer": "mean radius",
+                "diabetes130": "num_lab_procedures"}
 SHOWN = ("tvd_1way_mean", "tvd_1way_max", "tvd_1way_max_excess", "tvd_2way_mean", "tvd_2way_mean_excess", "tvd_3way_mean",
          "ks_max", "association_diff_mean", "association_diff_excess",
          "tstr_auc", "trtr_auc", "tstr_auc_ratio", "tstr_auc_skill_ratio")
+
+
+def split(df: pd.DataFrame, schema, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """70/30 split; by person when the schema has a person column, so that no person's rows
+    are on both sides (the control table must be independent of the training table)."""
+    rng = np.random.default_rng(seed)
+    person = schema.privacy_unit.person_column
+    if person is None:
+        perm = rng.permutation(len(df))
+        n_train = int(round(0.7 * len(df)))
+        return df.iloc[perm[:n_train]].reset_index(drop=True), df.iloc[perm[n_train:]].reset_index(drop=True)
+    people = df[person].unique()
+    in_train = df[person].isin(rng.permutation(people)[:int(round(0.7 * len(people)))]).to_numpy()
+    return df[in_train].reset_index(drop=True), df[~in_train].reset_index(drop=True)
+
+
+def _cpu() -> float:
+    return sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
 
 
 def _noise(frame: pd.DataFrame, col, rng: np.random.Generator) -> pd.DataFrame:
@@ -49,6 +75,11 @@ def main() -> None:
     ap.add_argument("--max-train", type=int, default=None, help="subsample the training table (speed)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--cache", default=None, help="directory keeping each DP release as Parquet (re-evaluate without refitting)")
+    ap.add_argument("--epsilon", type=float, default=1.0, help="ε of the DP fits (δ = 1e-9)")
+    ap.add_argument("--runs", type=int, default=1, help="DP fits per (table, synthesizer): OpenDP's noise is unseeded")
+    ap.add_argument("--run-ids", type=int, nargs="+", default=None, help="fit only these run numbers (default 1..runs)")
+    ap.add_argument("--cards", default=None, help="directory for each release's full card (HTML)")
+    ap.add_argument("--fit-only", action="store_true", help="fit and cache the DP releases, evaluate nothing")
     args = ap.parse_args()
 
     from evaluation import evaluate
@@ -58,33 +89,35 @@ def main() -> None:
     from synthgen.synthesizers import config_by_name, fit
 
     for table in args.tables:
-        df = read_table(ROOT / "datasets" / f"{table}.csv")
+        path = ROOT / "datasets" / f"{table}.csv"
+        df = read_table(path if path.exists() else path.with_suffix(".parquet"))
         schema = Schema.load(ROOT / "datasets" / f"{table}.schema.json")
-        rng = np.random.default_rng(args.seed)
-        perm = rng.permutation(len(df))
-        n_train = int(round(0.7 * len(df)))
-        train = df.iloc[perm[:n_train]].reset_index(drop=True)
-        control = df.iloc[perm[n_train:]].reset_index(drop=True)
+        train, control = split(df, schema, args.seed)
         if args.max_train and len(train) > args.max_train:
             train = train.iloc[:args.max_train]
         target = TARGETS[table]
         releases: dict[str, pd.DataFrame] = {}
         privacy: dict[str, dict] = {}
         for name in args.synthesizers:
-            cached = Path(args.cache) / f"{table}_{name}_{args.seed}.parquet" if args.cache else None
-            privacy[f"{name} eps=1"] = {"epsilon": 1.0, "delta": 1e-9, "mechanism": name}
-            if cached is not None and cached.exists():
-                releases[f"{name} eps=1"] = pd.read_parquet(cached)
-                continue
-            budget = PrivacyBudget.from_epsilon(1.0, 1e-9)
-            t0 = time.perf_counter()
-            model = fit(train, schema, config_by_name(name), budget)
-            releases[f"{name} eps=1"] = model.sample(len(train), rng=np.random.default_rng(args.seed + 1))
-            print(f"# {table}: {name} fitted in {time.perf_counter() - t0:.0f} s", flush=True)
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                releases[f"{name} eps=1"].to_parquet(cached)
-        base_name = next(iter(reversed(releases)))
+            for run in args.run_ids or range(1, args.runs + 1):
+                label = f"{name} eps={args.epsilon:g}" + (f" #{run}" if run > 1 else "")
+                stem = f"{table}_{name}_{args.seed}" + (f"_eps{args.epsilon:g}" if args.epsilon != 1 else "") + (f"_r{run}" if run > 1 else "")
+                cached = Path(args.cache) / f"{stem}.parquet" if args.cache else None
+                privacy[label] = {"epsilon": args.epsilon, "delta": 1e-9, "mechanism": name}
+                if cached is not None and cached.exists():
+                    releases[label] = pd.read_parquet(cached)
+                    continue
+                budget = PrivacyBudget.from_epsilon(args.epsilon, 1e-9)
+                t0, c0 = time.perf_counter(), _cpu()
+                model = fit(train, schema, config_by_name(name), budget)
+                releases[label] = model.sample(len(train), rng=np.random.default_rng(args.seed + 1))
+                print(f"# {table}: {label} fitted in {time.perf_counter() - t0:.0f} s wall, {_cpu() - c0:.0f} s CPU", flush=True)
+                if cached is not None:
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    releases[label].to_parquet(cached)
+        if args.fit_only:
+            continue
+        base_name = next(n for n in reversed(releases) if "#" not in n)
         base = releases[base_name]
         r = np.random.default_rng(args.seed + 2)
         cols = [c.name for c in schema.synthesized_columns]
@@ -108,6 +141,12 @@ def main() -> None:
                     row[m.name] = None if m.value is None else round(m.value, 4)
                     if m.verdict in ("fail", "inconclusive"):
                         row.setdefault("not_pass", []).append(f"{m.name}={m.verdict}")
+            if args.cards:
+                from evaluation.card import render_html
+
+                Path(args.cards).mkdir(parents=True, exist_ok=True)
+                stem = "".join(ch if ch.isalnum() else "_" for ch in f"{table}_{rel}")
+                (Path(args.cards) / f"{stem}.html").write_text(render_html(rep), encoding="utf-8")
             print(json.dumps(row), flush=True)
             if args.out:
                 with open(args.out, "a", encoding="utf-8") as fh:

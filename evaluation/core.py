@@ -53,10 +53,11 @@ import pandas as pd
 from evaluation import discretise as D
 from evaluation import risk as R
 from evaluation import utility as U
+from evaluation import values as V
 from evaluation.errors import EvaluationError
 from evaluation.policy import Policy, default_policy, judge
 from evaluation.report import EvaluationReport, Metric, combine_verdicts
-from synthgen.encoding import check_columns_present, encode_column
+from synthgen.encoding import check_columns_present
 from synthgen.errors import SchemaError
 from synthgen.schema import Column, Schema
 
@@ -81,7 +82,8 @@ def _check_table(name: str, frame: Any, schema: Schema) -> None:
         raise EvaluationError(f"{name} ({len(frame)} rows) must have at least {MIN_ROWS} rows")
 
 
-def check_overlap(real: pd.DataFrame, control: pd.DataFrame, columns: list[Column]) -> dict:
+def check_overlap(real: pd.DataFrame, control: pd.DataFrame, columns: list[Column],
+                  keys: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Refuse a control table that shares rows with the training table (see module docstring)."""
     default = lambda f: isinstance(f.index, pd.RangeIndex) and f.index.start == 0 and f.index.step == 1
     if not default(real) and not default(control):
@@ -95,8 +97,7 @@ def check_overlap(real: pd.DataFrame, control: pd.DataFrame, columns: list[Colum
                     f"control row with index label {label!r} is also a training row; control must be "
                     "held out before the synthesizer is fitted"
                 )
-    real_keys = R.row_keys(real, columns)
-    control_keys = R.row_keys(control, columns)
+    real_keys, control_keys = keys if keys is not None else (R.row_keys(real, columns), R.row_keys(control, columns))
     _, inverse, counts = np.unique(real_keys, return_inverse=True, return_counts=True)
     d = float((counts[inverse] > 1).mean())
     o = float(np.isin(control_keys, real_keys).mean())
@@ -205,7 +206,9 @@ def evaluate(
     sampling["tvd_noise_scale"] = float(math.sqrt(1 / len(real) + 1 / len(synthetic)))
     say(0.02, "checking inputs")
     t = time.perf_counter()
-    sampling["overlap"] = check_overlap(real, control, columns)
+    # row hashes of the real tables, computed once (the overlap check and the exact copies use them)
+    keys = {"real": R.row_keys(real, columns), "control": R.row_keys(control, columns)}
+    sampling["overlap"] = check_overlap(real, control, columns, (keys["real"], keys["control"]))
     insufficient = len(control) < MIN_CONTROL_ROWS
     if insufficient:
         notes.append(f"insufficient control: control ({len(control)} rows) has fewer than {MIN_CONTROL_ROWS} rows; "
@@ -407,7 +410,7 @@ def evaluate(
                                       details={"flags": ["no quasi-identifier or attribute column to use as auxiliary information"]}))
         elif secrets:
             say(0.70, "risk: inference (" + ", ".join(c.name for c in secrets) + ")")
-            strata = lambda frame, col: encode_column(col, frame[col.name].reset_index(drop=True))[0]
+            strata = lambda frame, col: V.encode(col, frame[col.name])[0]
             found = R.inference(
                 at_tr, at_sy, at_co, [code_of[c.name] for c in aux],
                 [R.Secret(code_of[c.name], c.kind in ("numeric", "datetime"), strata(real, c), strata(control, c)) for c in secrets],
@@ -435,7 +438,7 @@ def evaluate(
     metrics.append(Metric("nndr_train_mean", d.nndr_train_mean, group="risk",
                           description="mean nearest-neighbour distance ratio of synthetic rows to training rows (control reference in details)",
                           details={"nndr_control_mean": d.nndr_control_mean, "nndr_train_p05": d.nndr_train_p05, "nndr_control_p05": d.nndr_control_p05}))
-    ec = R.exact_copies(R.row_keys(real, columns), R.row_keys(synthetic, columns), R.row_keys(control, columns))
+    ec = R.exact_copies(keys["real"], R.row_keys(synthetic, columns), keys["control"])
     metrics.append(Metric("exact_copy_rate", ec.rate, group="risk",
                           description="share of synthetic rows that are verbatim training rows",
                           details={"count": ec.count, "control_in_train_rate": ec.control_in_train_rate}))

@@ -68,7 +68,8 @@ MULTIVARIATE_MIN_COMBOS = 100
 MULTIVARIATE_PAIRWISE_LIMIT = 5_000_000
 
 
-NN_BLOCK_ROWS = 256
+# query rows per block: two float32 blocks of NN_BLOCK_ROWS x candidates (100 MB at 100,000 candidates)
+NN_BLOCK_ROWS = 128
 
 # anonymeter messages that report "no attack advantage" rather than a failed measurement
 NON_BLOCKING = ("Attack is as good or worse as baseline model",
@@ -103,17 +104,23 @@ def _fast_nearest_neighbors(queries, candidates, cat_cols_index, n_neighbors, bl
     onehot_c = onehot_q = None
     if n_cat:
         both = np.concatenate([cand[:, k:], rows[:, k:]])
-        parts = []
+        inverses, widths = [], []
         for j in range(n_cat):
             col = both[:, j]
             nan = np.isnan(col)
             _, inverse = np.unique(np.where(nan, 0.0, col), return_inverse=True)
-            part = np.zeros((len(col), int(inverse.max()) + 1 if len(col) else 0), dtype=np.float32)
-            keep = np.flatnonzero(~nan)  # a NaN category matches nothing, as in anonymeter
-            part[keep, inverse[keep]] = 1.0
-            parts.append(part)
-        onehot = np.hstack(parts)
-        onehot_c, onehot_q = np.ascontiguousarray(onehot[: len(cand)]), onehot[len(cand):]
+            inverses.append(np.where(nan, -1, inverse))  # a NaN category matches nothing, as in anonymeter
+            widths.append(int(inverse.max()) + 1 if len(col) else 0)
+        # one allocation for the whole one-hot matrix (candidates x sum of categories, the
+        # largest array of the search): filled column block by column block
+        onehot = np.zeros((len(both), sum(widths)), dtype=np.float32)
+        offset = 0
+        for inverse, width in zip(inverses, widths):
+            keep = np.flatnonzero(inverse >= 0)
+            onehot[keep, offset + inverse[keep]] = 1.0
+            offset += width
+        del both, inverses
+        onehot_c, onehot_q = onehot[: len(cand)], onehot[len(cand):]
     num_c = cand[:, :k].astype(np.float32)
     num_q = rows[:, :k].astype(np.float32)
     nan_c = np.isnan(num_c)

@@ -39,8 +39,9 @@ from evaluation.risk.anonymeter_fixes import (
     controlled_anonymeter,
 )
 from evaluation.risk.results import RiskResult
+from evaluation.values import normalised
 from synthgen.encoding import _to_seconds
-from synthgen.schema import Column, normalise_category
+from synthgen.schema import Column
 
 INFERENCE_TARGET_HALF_WIDTH = 0.04
 INFERENCE_MAX_ATTACKS = 20_000
@@ -63,7 +64,8 @@ def attack_frame(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
         elif col.kind == "datetime":
             out[f"c{i}"] = _to_seconds(values)
         else:
-            out[f"c{i}"] = values.map(lambda v: normalise_category(v) or MISSING).astype(object)
+            text = normalised(values)
+            out[f"c{i}"] = text.where(text.notna(), MISSING).astype(object)
     return pd.DataFrame(out)
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from synthgen.encoding import _to_seconds, encode_column
-from synthgen.schema import Column, normalise_category
+from evaluation.values import encode, normalised
+from synthgen.encoding import _to_seconds
+from synthgen.schema import Column
 
 DCR_MAX_SYNTHETIC = 10_000
 DCR_MAX_REFERENCE = 20_000
@@ -67,7 +68,7 @@ def dcr_features(frame: pd.DataFrame, columns: list[Column]) -> np.ndarray:
             if missing.any() or col.nullable:
                 blocks.append(missing.astype(float)[:, None])
         else:
-            codes, _ = encode_column(col, values)
+            codes, _ = encode(col, values)
             card = col.cardinality + 1
             codes = np.where(codes < 0, card - 1, codes)
             onehot = np.zeros((len(codes), card))
@@ -133,7 +134,7 @@ def row_keys(frame: pd.DataFrame, columns: list[Column]) -> np.ndarray:
         elif col.kind == "datetime":
             norm[col.name] = pd.Series(_to_seconds(values))
         else:
-            norm[col.name] = values.map(normalise_category).astype(object)
+            norm[col.name] = normalised(values)
     if not norm:
         return np.zeros(len(frame), dtype=np.uint64)
     return pd.util.hash_pandas_object(pd.DataFrame(norm), index=False).to_numpy()

@@ -18,6 +18,7 @@ def test_default_policy_has_the_issue_thresholds():
     assert p.rule_for("singling_out_multivariate").on == "interval"
     assert p.rule_for("inference:income").bound == 0.1
     assert p.rule_for("dcr_share").bound == 0.55
+    assert p.rule_for("dcr_share").on == "interval"
     assert p.rule_for("exact_copy_excess").bound == 0.002
     assert p.rule_for("exact_copy_rate") is None  # reported: real tables share rows by nature
     # utility is gated on excess over an independent real sample and on the TSTR skill ratio

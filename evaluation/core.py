@@ -363,11 +363,7 @@ def evaluate(
     control_warnings = [notes[-1]] if insufficient else []
 
     def too_few(result: R.RiskResult, what: str) -> R.RiskResult:
-        result = result.with_warnings(*control_warnings)
-        if result.n_attacks < MIN_VERDICT_ATTACKS:
-            return result.with_flags(f"only {result.n_attacks} {what} could be made "
-                                     f"(a verdict needs at least {MIN_VERDICT_ATTACKS})")
-        return result
+        return attack_count_check(result, what, control_warnings)
 
     if informative:
         at_tr = R.attack_frame(real, informative)
@@ -470,3 +466,19 @@ def evaluate(
         metrics=judged, overall_verdict=overall, policy=policy.to_dict(), privacy=privacy_out,
         sampling=sampling, figures=figures, notes=tuple(notes), inputs=inputs, timings=timings,
     )
+
+
+def attack_count_check(result: R.RiskResult, what: str, control_warnings: list[str] | None = None) -> R.RiskResult:
+    """Flag a risk measurement made with too few attacks (it then cannot give a verdict), unless
+    the attack already tried every query the synthetic table allows."""
+    result = result.with_warnings(*(control_warnings or []))
+    if result.figures.get("query_space_exhausted"):
+        # every query the synthetic table allows was tried (see attacks.singling_out): too few
+        # queries is then a property of the release, not a lack of measurement
+        return result.with_warnings(
+            f"the synthetic table offers only {result.n_attacks} {what}; all were tried, and the risk "
+            f"is measured over the {result.figures.get('n_attacks_requested')} attacks requested")
+    if result.n_attacks < MIN_VERDICT_ATTACKS:
+        return result.with_flags(f"only {result.n_attacks} {what} could be made "
+                                 f"(a verdict needs at least {MIN_VERDICT_ATTACKS})")
+    return result

@@ -118,6 +118,12 @@ def singling_out(train: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, 
     if mode == "multivariate":
         extra.update(n_cols=n_cols, **stats)
     generated = extra["n_queries_generated"]
+    # anonymeter's univariate generator enumerates every candidate (each column's minimum,
+    # maximum, lone missing value and values seen once in the synthetic table) and keeps those
+    # that single out a synthetic row. Fewer than requested therefore means the synthetic table
+    # offers no more such queries: the attack is complete, not under-powered, and anonymeter
+    # scores it over the requested count (queries that cannot be made count as failed attacks).
+    extra["query_space_exhausted"] = bool(mode == "univariate" and generated is not None and int(generated) < n_attacks)
     return _risk_result(results, messages, extra, n_made=n_attacks if generated is None else min(n_attacks, int(generated)))
 
 

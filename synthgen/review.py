@@ -17,7 +17,6 @@ owner only (the CLI runs on the owner's machine).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -29,12 +28,29 @@ from synthgen.errors import SchemaError, SynthgenError
 from synthgen.schema import Column, Review, Schema, normalise_category
 
 
+#: properties whose values form a set: listing the same values in another order keeps them
+_SET_PROPERTIES = ("categories", "codes")
+
+
+def _canonical(value: Any, as_set: bool) -> Any:
+    """One spelling per value, so that 1, 1.0 and "1" or a reordered category list compare equal."""
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list)):
+        items = [normalise_category(v) for v in value]
+        return sorted(items, key=lambda v: (v is None, v or "")) if as_set else items
+    return normalise_category(value)
+
+
 def _differs(draft: Column, edited: Column, prop: str) -> bool:
-    a, b = getattr(draft, prop), getattr(edited, prop)
-    if draft.kind != edited.kind or draft.role != edited.role:
+    """Whether the owner replaced the draft's value of ``prop``. Only the value counts: a new
+    role (attribute -> quasi_identifier) or a reordered list keeps every value read off the data,
+    so it must still be confirmed (it used to count as replaced, which let data-read categories
+    through unconfirmed)."""
+    if draft.kind != edited.kind:
         return True
-    norm = lambda v: None if v is None else json.dumps(list(v) if isinstance(v, tuple) else v, sort_keys=True, default=str)
-    return norm(a) != norm(b)
+    as_set = prop in _SET_PROPERTIES
+    return _canonical(getattr(draft, prop), as_set) != _canonical(getattr(edited, prop), as_set)
 
 
 def _summary(col: Column, prop: str) -> str:

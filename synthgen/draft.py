@@ -10,7 +10,9 @@ Each column's decision comes with the reasons for it (:class:`ColumnDecision`), 
 see why a column was made an identifier, a mixed numeric, a coded category or a code list:
 
 * identifiers by name (id, email, name, patient_nbr, ...) and by content (near-unique integers or
-  text), so that patient numbers never reach a synthesizer;
+  text), so that patient numbers never reach a synthesizer; content beats a ``*_id``/``*_nbr``
+  name: a few codes over many rows (``admission_type_id``) stay a categorical attribute, and a
+  repeated identifier (``patient_nbr``) is proposed as the privacy unit's person column;
 * mixed columns (numbers plus a few codes such as ``N``) become numeric columns whose codes stay
   values of their own, instead of a huge category list or a silently dropped column;
 * integer codes (few distinct values, or a name such as ``*_code``/``*_type``) stay categorical;

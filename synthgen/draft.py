@@ -10,7 +10,9 @@ Each column's decision comes with the reasons for it (:class:`ColumnDecision`), 
 see why a column was made an identifier, a mixed numeric, a coded category or a code list:
 
 * identifiers by name (id, email, name, patient_nbr, ...) and by content (near-unique integers or
-  text), so that patient numbers never reach a synthesizer;
+  text), so that patient numbers never reach a synthesizer; content beats a ``*_id``/``*_nbr``
+  name: a few codes over many rows (``admission_type_id``) stay a categorical attribute, and a
+  repeated identifier (``patient_nbr``) is proposed as the privacy unit's person column;
 * mixed columns (numbers plus a few codes such as ``N``) become numeric columns whose codes stay
   values of their own, instead of a huge category list or a silently dropped column;
 * integer codes (few distinct values, or a name such as ``*_code``/``*_type``) stay categorical;
@@ -33,7 +35,7 @@ import pandas as pd
 from synthgen.codelists import ICD9_CODE
 from synthgen.errors import InvalidInputError
 from synthgen.topk import MAX_TOP_K
-from synthgen.schema import Column, Schema, is_identifier_name, normalise_category, quantile_cuts
+from synthgen.schema import Column, PrivacyUnit, Schema, is_identifier_name, normalise_category, quantile_cuts
 
 #: An integer column with at most this many distinct values is drafted as categorical.
 SMALL_INTEGER_DOMAIN = 20
@@ -50,9 +52,17 @@ NEAR_UNIQUE = 0.9
 LIKELY_ID_SHARE = 0.5
 #: Below this many rows, content-based identifier rules are not trusted.
 MIN_ROWS_FOR_CONTENT_RULES = 50
+#: A column named like a record number (``*_id``, ``*_nbr``) whose distinct values are at most this
+#: share of the rows (at least 20 rows per value) holds codes, not identifiers: content beats the name.
+CODE_SHARE = 0.05
+#: A record-number column with repeated values and at least this share distinct is a person column.
+PERSON_SHARE = 0.1
+#: The draft's person-level bound: a default, not read off the data (see _person_column).
+DEFAULT_PERSON_MAX_ROWS = 2
 
 #: names ending in a record-number word (patient_nbr, account_no); "number_inpatient" is a count
 _ID_LIKE_NAME = re.compile(r"(^|[_\W])(nbr|num|number|no|mrn|acct|account|key)$", re.IGNORECASE)
+_ID_TOKEN_NAME = re.compile(r"(^|[_\W])id($|[_\W])", re.IGNORECASE)
 _CODE_LIKE_NAME = re.compile(r"(code|type|status|class|category|cat|kind|group|flag|level|source|disposition|_id)$", re.IGNORECASE)
 
 
@@ -65,6 +75,8 @@ class ColumnDecision:
     reasons: list[str] = field(default_factory=list)
     read_from_data: list[str] = field(default_factory=list)
     needs_attention: bool = False
+    #: a repeated identifier: the draft may propose it as the privacy unit's person column
+    person_candidate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +123,41 @@ def _identifier(name: str, kind: str, decision: ColumnDecision, reason: str) -> 
     return Column(name=name, kind=kind, role="identifier")
 
 
+def _other_identifier_name(name: str) -> bool:
+    """An identifier word other than ``id`` (email, name, phone, ssn, ...)."""
+    return is_identifier_name(re.sub(r"(^|[_\W])id($|[_\W])", "_", name, flags=re.IGNORECASE))
+
+
+def _record_number_name(name: str) -> bool:
+    """Names such as ``*_id`` or ``*_nbr`` that an identifier *or* a code column may carry; names
+    such as email, name, phone or ssn are identifiers whatever they hold."""
+    return bool(_ID_TOKEN_NAME.search(name) or _ID_LIKE_NAME.search(name))
+
+
+def _by_record_number_name(name: str, kind: str, values: pd.Series, d: ColumnDecision) -> Column | None:
+    """Decide a column whose name looks like a record number from its content: ``None`` when it
+    holds few codes (the caller drafts it as a coded attribute), an identifier otherwise; a repeated
+    identifier is proposed as the person column (``person_candidate``)."""
+    n, distinct = len(values), int(values.nunique())
+    share = distinct / n if n else 1.0
+    if n > MIN_ROWS_FOR_CONTENT_RULES and distinct <= CODED_INTEGER_DOMAIN and share <= CODE_SHARE:
+        d.reasons.append(
+            f"the name looks like an identifier, but it holds only {distinct} distinct values in {n} rows: "
+            "codes of a categorical attribute, not an identifier"
+        )
+        d.needs_attention = True
+        return None
+    if n > MIN_ROWS_FOR_CONTENT_RULES and distinct < n and share >= PERSON_SHARE:
+        col = _identifier(name, kind, d, f"the name looks like an identifier and it has {distinct} distinct values "
+                          f"in {n} rows: values repeat, so it identifies persons with several rows")
+        d.person_candidate = True
+        return col
+    reason = "the name looks like an identifier"
+    if n > MIN_ROWS_FOR_CONTENT_RULES:
+        reason += f" ({distinct} distinct values in {n} rows)"
+    return _identifier(name, kind, d, reason)
+
+
 def _draft_text(name: str, values: pd.Series, non_null: pd.Series, nullable: bool, bins: int, d: ColumnDecision) -> Column:
     as_text = non_null.map(normalise_category).dropna()
     nullable = nullable or len(as_text) < len(non_null)
@@ -120,7 +167,11 @@ def _draft_text(name: str, values: pd.Series, non_null: pd.Series, nullable: boo
         d.decision = "boolean"
         d.reasons.append("only true/false values")
         return Column(name=name, kind="boolean", nullable=nullable)
-    if is_identifier_name(name) or _ID_LIKE_NAME.search(name):
+    if _record_number_name(name) and not _other_identifier_name(name):
+        decided = _by_record_number_name(name, "categorical", as_text, d)
+        if decided is not None:
+            return decided
+    elif is_identifier_name(name) or _ID_LIKE_NAME.search(name):
         return _identifier(name, "categorical", d, "the name looks like an identifier")
     numeric_mask = as_text.map(_is_number)
     numeric_share = float(numeric_mask.mean()) if n else 0.0
@@ -199,6 +250,15 @@ def draft_column_with_reason(name: str, values: pd.Series, bins: int) -> tuple[C
     distinct = np.unique(numbers.to_numpy())
     n = len(numbers)
     share = len(distinct) / n
+    if integer and _record_number_name(name) and not _other_identifier_name(name) and n > MIN_ROWS_FOR_CONTENT_RULES:
+        decided = _by_record_number_name(name, "numeric", numbers, d)
+        if decided is not None:
+            return decided, d
+        d.decision = "categorical (integer codes)"
+        d.reasons.append("add the documented codes that are absent")
+        d.read_from_data = ["categories"]
+        return Column(name=name, kind="categorical", nullable=nullable, categories=tuple(int(v) for v in distinct),
+                      read_from_data=("categories",)), d
     if is_identifier_name(name) and (integer or share > NEAR_UNIQUE):
         return _identifier(name, "numeric", d, "the name looks like an identifier" + (" (integer codes)" if integer else "")), d
     if integer and _ID_LIKE_NAME.search(name) and len(distinct) > SMALL_INTEGER_DOMAIN:
@@ -250,10 +310,40 @@ def draft_schema_with_report(frame: pd.DataFrame, *, name: str = "table", bins: 
     schema = Schema(
         columns=tuple(c for c, _ in drafted),
         name=name,
+        privacy_unit=_person_unit(frame, [d for _, d in drafted]),
         derived_from_private_data=True,
         notes=_DRAFT_NOTES,
     )
     return schema, [d for _, d in drafted]
+
+
+def _person_unit(frame: pd.DataFrame, decisions: list[ColumnDecision]) -> PrivacyUnit:
+    """The privacy unit the draft proposes: the first repeated identifier as the person column.
+
+    A person with several rows (a patient's encounters) must be protected as one person, or the
+    guarantee covers single rows only. The bound ``max_rows`` is a default, not read off the
+    data: a bound taken from the largest per-person count would tell that count; a person's rows
+    beyond the bound are set aside before anything is measured, so any bound is safe and the owner
+    tunes it from public knowledge. The rows it would set aside are counted for the owner's report
+    only (the report is owner-only, like the draft); nothing of them enters the schema.
+    """
+    candidates = [d for d in decisions if d.person_candidate]
+    if not candidates:
+        return PrivacyUnit()
+    chosen = candidates[0]
+    per_person = frame[chosen.column].dropna().value_counts()
+    set_aside = int((per_person - DEFAULT_PERSON_MAX_ROWS).clip(lower=0).sum())
+    chosen.decision = "identifier (never synthesized), proposed as the person column"
+    chosen.needs_attention = True
+    chosen.reasons.append(
+        f"proposed privacy unit: one person per value of {chosen.column!r}, at most {DEFAULT_PERSON_MAX_ROWS} rows "
+        "per person kept before anything is measured (a default, not read off the data; more rows per person "
+        "mean more noise, fewer mean more rows set aside: set it from what is publicly known)"
+    )
+    chosen.reasons.append(f"with this bound {set_aside} of {len(frame)} rows would be set aside (read off the data, owner-only)")
+    for other in candidates[1:]:
+        other.reasons.append(f"also repeated, but {chosen.column!r} was proposed as the person column; swap if it is the person")
+    return PrivacyUnit(person_column=chosen.column, max_rows=DEFAULT_PERSON_MAX_ROWS)
 
 
 def draft_schema(frame: pd.DataFrame, *, name: str = "table", bins: int = 16) -> Schema:

@@ -107,9 +107,6 @@ def cmd_schema_review(args: argparse.Namespace) -> int:
         atomic_write_text(Path(args.log), json.dumps(log, indent=2, default=str) + "\n")
     for change in log["changes"]:
         print(f"  {change['column']}.{change['field']}: {change['draft']} -> {change['reviewed']}", file=sys.stderr)
-    if log["declared_in_edit"]:
-        print("  confirmed as declared public in the edit (value kept, read_from_data mark removed): "
-              + "; ".join(log["declared_in_edit"]), file=sys.stderr)
     record = reviewed.review
     print(
         f"wrote {args.output}: reviewed by {record.reviewer} at {record.reviewed_at}; "

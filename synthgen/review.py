@@ -4,8 +4,6 @@
 draft read off the private table (``read_from_data``) must be either *replaced* (the edited value
 differs: the owner wrote in a public value) or *confirmed* by naming the column (the owner vouches
 that the value is public knowledge, e.g. the documented code list happens to equal the codes seen).
-Writing the value into the edit and removing it from the column's ``read_from_data`` declares it
-public too (a documented list or bound equal to the data's); it is recorded as confirmed.
 Anything else is refused, listing every such column. The result carries a :class:`Review` record
 (who, when, which data-read values were replaced and which confirmed) tied to the reviewed content
 by its fingerprint, so editing the schema afterwards voids the review. The reviewed schema is
@@ -91,7 +89,6 @@ def review_with_log(
     replaced: dict[str, list[str]] = {}
     changes: list[dict[str, Any]] = []
     unconfirmed: list[str] = []
-    declared: list[str] = []
     columns: list[Column] = []
     for d_col in draft.columns:
         e_col = edited.column(d_col.name)
@@ -112,13 +109,6 @@ def review_with_log(
                 replaced.setdefault(d_col.name, []).append(prop)
             elif d_col.name in confirm:
                 still_read.append(prop)
-            elif prop not in e_col.read_from_data:
-                # the owner wrote this value into the edit and took off its read-from-data mark:
-                # a declaration that the value is public (a documented code list or bound that
-                # equals what the data holds). It is recorded exactly like --confirm, so the
-                # reviewed schema still says the value equals one read off the data.
-                still_read.append(prop)
-                declared.append(f"{d_col.name} ({prop})")
             else:
                 unconfirmed.append(f"{d_col.name} ({prop})")
         # what stays marked is exactly what was read and confirmed as is
@@ -134,7 +124,6 @@ def review_with_log(
             f"{len(unconfirmed)} value(s) read off the private table were neither replaced nor confirmed: "
             + "; ".join(unconfirmed)
             + ". Replace them with public values in the edited schema, or confirm the column with --confirm NAME"
-            " (or declare a documented value public by removing it from the column's read_from_data in the edit)"
         )
     reviewed = replace(edited, columns=tuple(columns), derived_from_private_data=False, review=None)
     stamp = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
@@ -147,7 +136,6 @@ def review_with_log(
         "reviewer": record.reviewer, "reviewed_at": stamp,
         "draft_fingerprint": draft.content_fingerprint(), "reviewed_fingerprint": record.fingerprint,
         "changes": changes, "confirmed": {k: list(v) for k, v in confirmed.items()},
-        "declared_in_edit": declared,
     }
     return replace(reviewed, review=record), log
 

@@ -54,19 +54,3 @@ def test_a_changed_category_is_still_a_replacement():
     edited = _edit(draft).replace_column(replace(race, categories=race.categories + ("Asian",)))
     reviewed, _ = review_with_log(draft, edited, reviewer="owner", confirm=["stay"], now=NOW)
     assert reviewed.review.replaced["race"] == ("categories",)
-
-
-def test_a_value_declared_in_the_edit_counts_as_confirmed_and_is_recorded():
-    """The owner writes the documented 1..14 days and removes the read-from-data mark: confirmed
-    without --confirm, recorded like a confirmation; a column left as drafted is still refused."""
-    draft = _draft()
-    stay = draft.column("stay")
-    edited = _edit(draft).replace_column(replace(stay, categories=tuple(range(1, 15)), read_from_data=()))
-    with pytest.raises(SchemaError) as err:
-        review_with_log(draft, edited, reviewer="owner", now=NOW)
-    assert "race (categories)" in str(err.value) and "stay" not in str(err.value)
-    reviewed, log = review_with_log(draft, edited, reviewer="owner", confirm=["race"], now=NOW)
-    assert reviewed.review.confirmed["stay"] == ("categories",)
-    assert reviewed.column("stay").read_from_data == ("categories",)
-    assert log["declared_in_edit"] == ["stay (categories)"]
-    assert reviewed.unconfirmed_data_reads() == {}

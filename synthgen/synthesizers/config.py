@@ -91,6 +91,8 @@ class AIM(SynthesizerConfig):
     max_model_mb: float = 160.0
     rounds: int | None = None
     estimation_iters: int = 100
+    #: mirror-descent iterations added to the last round's fit (post-processing, no budget)
+    final_iters: int = 0
 
     def __post_init__(self) -> None:
         _check_fraction("measure_split", self.measure_split)
@@ -102,6 +104,8 @@ class AIM(SynthesizerConfig):
         if self.rounds is not None:
             _check_positive_int("rounds", self.rounds, 10_000)
         _check_positive_int("estimation_iters", self.estimation_iters, 10_000)
+        if self.final_iters != 0:
+            _check_positive_int("final_iters", self.final_iters, 10_000)
 
 
 @dataclass(frozen=True)

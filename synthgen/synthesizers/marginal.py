@@ -89,7 +89,9 @@ def _independent_model(domain, measurements):
             table = np.ones(())
             for a in attrs:
                 table = np.multiply.outer(table, probs[a])
-            return Factor(domain.project(attrs), jnp.asarray(table * total))
+            # NumPy, not JAX: OpenDP's MST subtracts this from each exact pair count, and a JAX
+            # array there compiles a subtraction for every new shape
+            return Factor(domain.project(attrs), table * total)
 
     return _IndependentMRF(potentials=potentials, marginals=marginals, total=total)
 
@@ -191,6 +193,22 @@ def _make_estimator(
         return _numpy_projection_model(model) if numpy_projection else model
 
     return estimator
+
+
+def _final_model(model, marginals, config: MST | AIM):
+    """AIM's last round fitted its model with ``estimation_iters`` iterations, like every round;
+    continue that fit (warm-started, same measurements) for ``final_iters`` more, which the
+    NumPy estimator makes cheap. Post-processing of the measurements OpenDP released: no budget,
+    and the total stays the same estimate from the noisy marginals."""
+    iters = getattr(config, "final_iters", 0)
+    measurements = marginals.flatten()
+    if not iters or not measurements or not all(len(m.clique) >= 1 for m in measurements):
+        return model
+    from synthgen.synthesizers import _numpy_md
+
+    if not _numpy_md.supported(measurements):
+        return model
+    return _numpy_model(model.domain, measurements, model.potentials, iters)
 
 
 def _algorithm(config: MST | AIM, estimator, n_columns: int):
@@ -310,8 +328,9 @@ def fit_marginal_encoded(
         key_values = table.keys[col].to_list()
         if key_values[: cardinalities[col]] != list(range(cardinalities[col])):
             raise InternalError(f"OpenDP reordered the keys of column {col!r}")
-    sampler = compile_mrf(table.model, cardinalities)
-    estimated_rows = float(table.model.total)
+    model = _final_model(table.model, table.marginals, config)
+    sampler = compile_mrf(model, cardinalities)
+    estimated_rows = float(model.total)
     details = {
         "privacy_unit": (
             f"one person ({schema.privacy_unit.person_column!r}) with at most {contributions} rows"

@@ -193,9 +193,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from synthgen.schema import Schema
     from synthgen.synthesizers import check_fit_inputs, config_by_name, fit
 
+    schema = Schema.load(args.schema) if args.synthesizer is None else None
+    if args.synthesizer is None:
+        args.synthesizer = registry.default_for(len(schema.synthesized_columns))
+        print(f"synthesizer: {args.synthesizer} (default for {len(schema.synthesized_columns)} synthesized columns; "
+              f"--synthesizer chooses another)", file=sys.stderr)
     config = config_by_name(args.synthesizer)
     budget = _budget_from_args(args, config.dp)
-    schema = Schema.load(args.schema)
+    schema = schema or Schema.load(args.schema)
     if not str(args.output).endswith(".zip") and config.dp:
         raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
     check_fit_inputs(schema, config, budget)  # before the private table is read
@@ -313,8 +318,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit = sub.add_parser("fit", help="fit a synthesizer and save the model")
     fit.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
     fit.add_argument("--schema", required=True, help="reviewed schema JSON")
-    fit.add_argument("--synthesizer", choices=[f.name for f in registry.all_facts()], default="mst",
-                     help="; ".join(f"{f.name}: {f.label}" for f in registry.all_facts()))
+    fit.add_argument("--synthesizer", choices=[f.name for f in registry.all_facts()], default=None,
+                     help=f"default: aim up to {registry.AIM_DEFAULT_MAX_COLUMNS} synthesized columns, mst above "
+                          "(decided from the schema). " + "; ".join(f"{f.name}: {f.label}, {f.tradeoff}"
+                                                                    for f in registry.all_facts()))
     fit.add_argument("--epsilon", type=_float_arg("epsilon"), help="privacy loss epsilon (with --delta)")
     fit.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
     fit.add_argument("--rho", type=_float_arg("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")

@@ -1,0 +1,111 @@
+"""The NumPy estimator (same estimate as mbi's mirror descent), AIM's final iterations, the
+default synthesizer chosen from the schema alone, and the per-distinct-value category encoding."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthgen.synthesizers._numpy_md as numpy_md
+from synthgen.budget import PrivacyBudget
+from synthgen.encoding import _normalised
+from synthgen.errors import InvalidInputError
+from synthgen.schema import normalise_category
+from synthgen.synthesizers import AIM, config_from_dict, fit, registry
+from synthgen.synthesizers.marginal import _numpy_model
+
+from tests.synthgen.helpers import titanic_small
+
+BUDGET = PrivacyBudget.from_epsilon(1.0, 1e-9)
+
+
+def _measurements():
+    from mbi import Domain, LinearMeasurement
+
+    rng = np.random.default_rng(0)
+    domain = Domain(["a", "b", "c", "d"], [3, 4, 2, 5])
+    data = rng.integers(0, [3, 4, 2, 5], size=(1000, 4))
+    data[:, 1] = (data[:, 0] + data[:, 1]) % 4
+    data[:, 3] = (data[:, 1] + rng.integers(0, 2, 1000)) % 5
+    out = []
+    # a cycle (a-b-d-c-a) so the junction tree has cliques of three columns
+    for clique in [("a",), ("b",), ("c",), ("d",), ("a", "b"), ("b", "d"), ("c", "d"), ("a", "c")]:
+        idx = [domain.attrs.index(x) for x in clique]
+        shape = [domain.size(x) for x in clique]
+        counts = np.bincount(np.ravel_multi_index(tuple(data[:, i] for i in idx), shape), minlength=int(np.prod(shape)))
+        out.append(LinearMeasurement(counts + rng.normal(0, 4, counts.size), clique, 4.0))
+    return domain, out
+
+
+def test_numpy_mirror_descent_gives_mbis_estimate_cold_and_warm():
+    from mbi.estimation import mirror_descent
+
+    domain, measurements = _measurements()
+    assert numpy_md.supported(measurements)
+    reference = mirror_descent(domain, measurements, iters=40)
+    ours = _numpy_model(domain, measurements, None, 40)
+    for clique in [("a", "b"), ("c", "d"), ("a", "d"), ("b", "c", "d"), ("a",)]:
+        np.testing.assert_allclose(np.asarray(ours.project(clique).values),
+                                   np.asarray(reference.project(clique).values), rtol=1e-7, atol=1e-7)
+    warm_ref = mirror_descent(domain, measurements, potentials=reference.potentials, iters=10)
+    warm = _numpy_model(domain, measurements, ours.potentials, 10)
+    np.testing.assert_allclose(np.asarray(warm.project(("a", "b")).values),
+                               np.asarray(warm_ref.project(("a", "b")).values), rtol=1e-7, atol=1e-7)
+    assert float(warm.total) == pytest.approx(float(warm_ref.total))
+
+
+def test_aim_with_the_numpy_estimator_spends_exactly_its_budget(monkeypatch):
+    calls = []
+    real = numpy_md.mirror_descent
+    monkeypatch.setattr(numpy_md, "mirror_descent", lambda *a, **k: calls.append(k.get("iters")) or real(*a, **k))
+    frame, schema = titanic_small()
+    model = fit(frame, schema, AIM(rounds=4, estimation_iters=20, final_iters=30, max_model_mb=2.0), BUDGET)
+    assert calls and calls[-1] == 30  # every round's fit, then the final iterations, in NumPy
+    # what the model records is what OpenDP's compositor says was consumed: the whole budget
+    assert model.info["budget"]["rho"] == pytest.approx(BUDGET.rho, rel=1e-9)
+    assert len(model.sample(50, rng=np.random.default_rng(0))) == 50
+
+
+@pytest.mark.parametrize("value", [-1, 0.5, True, 10_001])
+def test_final_iters_is_validated(value):
+    with pytest.raises(InvalidInputError, match="final_iters"):
+        AIM(final_iters=value)
+
+
+def test_final_iters_round_trips():
+    assert config_from_dict(AIM(final_iters=500).to_dict()) == AIM(final_iters=500)
+    assert AIM().final_iters > 0
+
+
+def test_the_default_synthesizer_depends_on_the_schemas_width_only():
+    limit = registry.AIM_DEFAULT_MAX_COLUMNS
+    assert registry.default_for(15) == "aim"
+    assert registry.default_for(limit) == "aim"
+    assert registry.default_for(limit + 1) == "mst"
+    for bad in (-1, 2.5, True, "15"):
+        with pytest.raises(InvalidInputError, match="columns"):
+            registry.default_for(bad)
+    assert all(f.tradeoff for f in registry.all_facts())
+
+
+def test_cli_fit_defaults_to_aim_on_a_narrow_table(tmp_path, capsys):
+    from synthgen.cli import main
+
+    frame, schema = titanic_small()
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    schema.save(tmp_path / "s.json")
+    # no ε: refused before any data is read, and the message names the default it chose
+    code = main(["fit", str(tmp_path / "t.csv"), "--schema", str(tmp_path / "s.json"), "-o", str(tmp_path / "m.zip")])
+    assert code == 2
+    assert "required for the DP synthesizer aim" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["a", " b", None, np.nan, "a", ""]),
+    pd.Series([1, 2, 3, 2]),
+    pd.Series([1.0, np.nan, 2.5, 1.0]),
+    pd.Series([True, 1, "x", 1.0]),  # 1, 1.0 and True are one value to factorize, three here
+    pd.Series(["a", "b", None], dtype="string"),
+    pd.Series([True, False, True]),
+])
+def test_categories_normalised_once_per_value_equal_the_per_row_path(values):
+    assert list(_normalised(values)) == list(values.map(normalise_category, na_action=None))

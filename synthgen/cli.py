@@ -194,10 +194,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from synthgen.synthesizers import check_fit_inputs, config_by_name, fit
 
     schema = Schema.load(args.schema) if args.synthesizer is None else None
-    if args.synthesizer is None:
+    by_default = args.synthesizer is None
+    if by_default:
         args.synthesizer = registry.default_for(len(schema.synthesized_columns))
-        print(f"synthesizer: {args.synthesizer} (default for {len(schema.synthesized_columns)} synthesized columns; "
-              f"--synthesizer chooses another)", file=sys.stderr)
+        if args.engine != "memory":
+            from synthgen.engines import check_engine
+
+            try:  # an engine that cannot run the default (Spark counts for MST only) gets MST
+                check_engine(args.engine, config_by_name(args.synthesizer))
+            except InvalidInputError:
+                args.synthesizer = "mst"
     config = config_by_name(args.synthesizer)
     budget = _budget_from_args(args, config.dp)
     schema = schema or Schema.load(args.schema)
@@ -210,6 +216,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"{config.name} is a non-DP baseline and cannot be saved without pickle; use it from Python")
     if config.dp:
         schema.require_reviewed()
+    # said with the progress and the result (an error must stay one line)
+    chosen = (f" (default for {len(schema.synthesized_columns)} synthesized columns; --synthesizer chooses another)"
+              if by_default else "")
     if args.engine != "memory":
         from synthgen.engines import check_engine
         from synthgen.synthesizers import fit_file
@@ -217,7 +226,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         check_engine(args.engine, config)
         if args.strict:
             raise InvalidInputError("--strict checks the table in memory; use it with --engine memory")
-        update, close = _progress_bar(f"fit {config.name} ({args.engine})")
+        update, close = _progress_bar(f"fit {config.name}{chosen} ({args.engine})")
         try:
             model = fit_file(args.data, schema, config, budget, engine=args.engine, progress=update)
         finally:
@@ -231,7 +240,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     check_columns_present(frame, schema)
     if args.strict:
         encode(frame, schema, strict=True)
-    update, close = _progress_bar(f"fit {config.name}")
+    update, close = _progress_bar(f"fit {config.name}{chosen}")
     try:
         model = fit(frame, schema, config, budget, progress=update)
     finally:
@@ -239,7 +248,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     model.save(args.output)
     spent = model.info["budget"]["rho"]
     shown = f"epsilon {budget.epsilon(args.delta):.4g} at delta {args.delta:g}, " if args.epsilon is not None else ""
-    print(f"wrote {args.output}: {config.name} spent {shown}rho {spent:.6g}", file=sys.stderr)
+    print(f"wrote {args.output}: {config.name}{chosen} spent {shown}rho {spent:.6g}", file=sys.stderr)
     facts = model.data_owner_facts
     if facts.get("rows_set_aside_by_person_bound"):
         # exact counts of the private table: for the data owner running this command, never saved

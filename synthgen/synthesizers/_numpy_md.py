@@ -83,6 +83,7 @@ class _Plan:
     host: dict[Clique, Clique]  # potential clique -> junction-tree node containing it
     order: list[tuple[Clique, Clique]]  # message passing order
     incoming: dict[tuple[Clique, Clique], list[tuple[Clique, Clique]]]
+    tree: Any = None  # the junction tree (networkx graph over ``nodes``)
 
 
 def _plan(domain, cliques: list[Clique]) -> _Plan:
@@ -94,7 +95,7 @@ def _plan(domain, cliques: list[Clique]) -> _Plan:
     nodes = [tuple(n) for n in junction_tree.maximal_cliques(jtree)]
     host = clique_mapping(nodes, cliques, domain=domain)
     incoming = {msg: [m2 for m2 in order[:i] if m2[1] == msg[0] and m2[0] != msg[1]] for i, msg in enumerate(order)}
-    return _Plan(cliques, nodes, host, order, incoming)
+    return _Plan(cliques, nodes, host, order, incoming, jtree)
 
 
 class _Oracle:
@@ -205,4 +206,82 @@ def mirror_descent(domain, measurements, *, potentials=None, iters: int = 1000, 
             theta, mu, beliefs, loss, grad = theta2, mu2, beliefs2, loss2, grad2
         else:
             alpha *= 0.5
-    return theta, mu, beliefs, total
+    return theta, mu, beliefs, total, plan.tree
+
+
+class TreeMarginals:
+    """Any marginal of a fitted model, from its junction-tree node marginals.
+
+    A marginal over columns that no node holds is carried along the tree path between nodes
+    that hold them: at each step the carried table over (columns found so far ∪ separator) is
+    multiplied by the next node's conditional table given the separator, which is exact because
+    a junction tree's separator makes the two sides independent. Each step is a small product,
+    where one ``einsum`` over the whole model (what the projection did before) spent tens of
+    milliseconds per call only choosing its contraction order on a 50-column table.
+    """
+
+    def __init__(self, tree, beliefs: dict[Clique, np.ndarray], total: float):
+        import networkx as nx
+
+        self.tree = tree
+        self.total = float(total)
+        self.prob = {n: b / self.total for n, b in beliefs.items()}
+        self.component = {}
+        for k, comp in enumerate(nx.connected_components(tree)):
+            for n in comp:
+                self.component[n] = k
+        self._sep: dict[tuple[Clique, Clique], tuple[Clique, np.ndarray]] = {}
+
+    def _holder(self, attr: str, near: Clique | None) -> Clique:
+        import networkx as nx
+
+        holders = [n for n in self.prob if attr in n]
+        if near is None:
+            return holders[0]
+        same = [n for n in holders if self.component[n] == self.component[near]]
+        if not same:
+            return holders[0]
+        lengths = nx.single_source_shortest_path_length(self.tree, near)
+        return min(same, key=lambda n: lengths[n])
+
+    def _separator(self, x: Clique, y: Clique) -> tuple[Clique, np.ndarray]:
+        if (x, y) not in self._sep:
+            sep = tuple(a for a in y if a in x)
+            self._sep[(x, y)] = (sep, _projector(y, sep)(self.prob[y]))
+        return self._sep[(x, y)]
+
+    def _walk(self, start: Clique, attrs: Clique) -> tuple[Clique, np.ndarray]:
+        import networkx as nx
+
+        carried, table = start, self.prob[start]
+        node = start
+        for attr in attrs:
+            if attr in carried:
+                continue
+            target = self._holder(attr, node)
+            if self.component[target] != self.component[node]:
+                # another component of the junction forest: independent of what is carried
+                keep = tuple(a for a in carried if a in attrs)
+                table = np.multiply.outer(_projector(carried, keep)(table), self.prob[target])
+                carried, node = keep + target, target
+                continue
+            for nxt in nx.shortest_path(self.tree, node, target)[1:]:
+                sep, p_sep = self._separator(node, nxt)
+                keep = tuple(a for a in carried if a in attrs or a in sep)
+                table = _projector(carried, keep)(table)
+                cond = self.prob[nxt] / np.maximum(_aligner(sep, nxt)(p_sep), 1e-300)
+                out = keep + tuple(a for a in nxt if a not in keep)
+                labels = {a: i for i, a in enumerate(out)}
+                table = np.einsum(table, [labels[a] for a in keep], cond, [labels[a] for a in nxt],
+                                  [labels[a] for a in out])
+                carried, node = out, nxt
+        return carried, table
+
+    def project(self, attrs: Clique) -> np.ndarray:
+        """Counts (scaled to the model's total) over ``attrs``, axes in that order."""
+        attrs = tuple(attrs)
+        for n, p in self.prob.items():
+            if set(attrs) <= set(n):
+                return _projector(n, attrs)(p) * self.total
+        carried, table = self._walk(self._holder(attrs[0], None), attrs)
+        return _projector(carried, attrs)(table) * self.total

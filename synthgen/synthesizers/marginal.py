@@ -138,29 +138,18 @@ def _numpy_model(domain, measurements, potentials, iters: int):
 
     from synthgen.synthesizers import _numpy_md
 
-    theta, mu, beliefs, total = _numpy_md.mirror_descent(domain, measurements, potentials=potentials, iters=iters)
+    theta, mu, beliefs, total, tree = _numpy_md.mirror_descent(domain, measurements, potentials=potentials, iters=iters)
     cliques = list(theta)
     potentials_out = CliqueVector(domain, cliques, {c: Factor(domain.project(c), theta[c]) for c in cliques})
     marginals_out = CliqueVector(domain, cliques, {c: Factor(domain.project(c), mu[c]) for c in cliques})
-    sizes = {a: domain.size(a) for a in domain.attrs}
-    compiled = compile_mrf(MarkovRandomField(potentials=potentials_out, marginals=marginals_out, total=total), sizes,
-                           tables={n: (n, b) for n, b in beliefs.items()})
-    labels = {a: i for i, a in enumerate(compiled.order)}
-    operands: list[Any] = []
-    for col in compiled.order:
-        operands += [compiled.cpts[col], [labels[p] for p in compiled.parents[col]] + [labels[col]]]
-    nodes = list(beliefs.items())
+    marginals_of = _numpy_md.TreeMarginals(tree, beliefs, total)
 
     class _NumpyMRF(MarkovRandomField):
         node_tables = {n: (n, b) for n, b in beliefs.items()}  # read by compile_mrf
 
         def project(self, attrs):
             attrs = (attrs,) if isinstance(attrs, str) else tuple(attrs)
-            for node, belief in nodes:
-                if set(attrs) <= set(node):
-                    return Factor(domain.project(attrs), _numpy_md._projector(node, attrs)(belief))
-            table = np.einsum(*operands, [labels[a] for a in attrs], optimize="greedy")
-            return Factor(domain.project(attrs), table * total)
+            return Factor(domain.project(attrs), marginals_of.project(attrs))
 
     return _NumpyMRF(potentials=potentials_out, marginals=marginals_out, total=total)
 
@@ -171,8 +160,10 @@ def _make_estimator(
 ) -> Callable[..., Any]:
     from mbi.estimation import mirror_descent
 
-    from synthgen.synthesizers import _numpy_md
+    from synthgen.synthesizers import _fast_jtree, _numpy_md
 
+    # the same junction trees, faster: OpenDP's AIM sizes one for every candidate every round
+    _fast_jtree.install()
     calls = {"n": 0}
 
     def estimator(domain, loss_fn, *, potentials=None):

@@ -55,12 +55,62 @@ def greedy_order(domain, cliques, stochastic: bool = False, elim=None):
     return order, total_cost
 
 
+def hypothetical_model_size(domain, cliques) -> float:
+    """mbi's ``hypothetical_model_size`` (MB of the junction tree's maximal cliques), without
+    building networkx graphs. Same steps as mbi's ``make_junction_tree``: a graph that is a tree
+    keeps its edges as cliques; otherwise the greedy order triangulates it, and the maximal
+    cliques of the result are the maximal sets {v} ∪ (neighbours of v when v is eliminated)."""
+    size = dict(zip(domain.attributes, domain.shape))
+    adjacency: dict[str, set[str]] = {a: set() for a in domain.attributes}
+    for clique in cliques:
+        for a in clique:
+            adjacency[a].update(b for b in clique if b != a)
+    n_edges = sum(len(v) for v in adjacency.values()) // 2
+    if n_edges and n_edges == len(adjacency) - 1 and _connected(adjacency):
+        maximal = [{a, b} for a in adjacency for b in adjacency[a] if a < b]
+    else:
+        order, _ = greedy_order(domain, [tuple(c) for c in cliques])
+        graph = {a: set(v) for a, v in adjacency.items()}
+        elimination: list[set[str]] = []
+        for v in order:
+            neighbours = graph.pop(v)
+            elimination.append({v} | neighbours)
+            for b in neighbours:
+                graph[b].discard(v)
+                graph[b].update(neighbours - {b})
+        maximal = [c for i, c in enumerate(elimination) if not any(c < d for d in elimination[:i])]
+    cells = 0
+    for clique in maximal:
+        product = 1
+        for a in clique:
+            product *= size[a]
+        cells += product
+    return cells * 8 / 2**20
+
+
+def _connected(adjacency: dict[str, set[str]]) -> bool:
+    start = next(iter(adjacency))
+    seen, stack = {start}, [start]
+    while stack:
+        for b in adjacency[stack.pop()]:
+            if b not in seen:
+                seen.add(b)
+                stack.append(b)
+    return len(seen) == len(adjacency)
+
+
+_original_size: Any = None
+
+
 def install() -> None:
-    """Use this order in mbi's junction trees (same output, so same models and same sizes)."""
-    global _original
+    """Use these in mbi's junction trees (same output, so same models and same sizes)."""
+    global _original, _original_size
     from mbi import junction_tree
 
     with _lock:
         if _original is None:
             _original = junction_tree.greedy_order
             junction_tree.greedy_order = greedy_order
+        if _original_size is None:
+            _original_size = junction_tree.hypothetical_model_size
+            junction_tree.hypothetical_model_size = hypothetical_model_size

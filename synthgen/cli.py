@@ -206,7 +206,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 args.synthesizer = "mst"
     config = config_by_name(args.synthesizer)
     budget = _budget_from_args(args, config.dp)
-    schema = schema or Schema.load(args.schema)
+    schema = schema if schema is not None else Schema.load(args.schema)
     if not str(args.output).endswith(".zip") and config.dp:
         raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
     check_fit_inputs(schema, config, budget)  # before the private table is read

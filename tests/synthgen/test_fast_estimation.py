@@ -104,6 +104,11 @@ def test_cli_fit_defaults_to_aim_on_a_narrow_table(tmp_path, capsys):
     code = main(["fit", str(tmp_path / "t.csv"), "--schema", str(tmp_path / "s.json"), "-o", str(tmp_path / "m.zip")])
     assert code == 2
     assert "required for the DP synthesizer aim" in capsys.readouterr().err
+    # Spark counts for MST only, so with --engine spark the default is MST
+    code = main(["fit", str(tmp_path / "t.csv"), "--schema", str(tmp_path / "s.json"), "--engine", "spark",
+                 "-o", str(tmp_path / "m.zip")])
+    assert code == 2
+    assert "required for the DP synthesizer mst" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("values", [

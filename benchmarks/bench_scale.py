@@ -13,14 +13,15 @@ an MST model is fitted on datasets/adult.csv at ε = 1 (δ = 1e-9) and then
   side by side independent samples of the Adult model (columns ``age_1``, ``age_2``, ...), and MST
   and AIM at ε = 1 are fitted on it in memory (``wide_aim`` has a 10-minute limit).
 
-Each stage runs in its own subprocess, so its peak RSS is its own. Seconds are wall time; CPU
-seconds and the load average are printed beside them.
+Each stage runs in its own subprocess, so its peak RSS is its own. Seconds are wall time; CPU s is
+the stage's user+system time, and load the 1-minute load average at its end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -148,11 +149,9 @@ def run_stage(name: str, args) -> None:
     extra = STAGES[name](Path(args.workdir), args)
     extra["seconds"] = round(time.monotonic() - started, 1)
     extra["peak MB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    # CPU seconds (user + system, this process and its children): less inflated than wall
-    # seconds when other work shares the machine
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    extra["cpu seconds"] = round(sum(u.ru_utime + u.ru_stime for u in usage), 1)
-    extra["load average"] = [round(x, 2) for x in __import__("os").getloadavg()]
+    extra["CPU s"] = round(sum(u.ru_utime + u.ru_stime for u in usage), 1)
+    extra["load"] = round(os.getloadavg()[0], 1)
     print(json.dumps(extra))
 
 

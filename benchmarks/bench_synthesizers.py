@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def score(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame) -
     }
 
 
-def run_one(synthesizer: str, epsilon: float, out: Path) -> None:
+def run_one(synthesizer: str, epsilon: float, out: Path, options: dict | None = None) -> None:
     """Child process: fit + sample, write the synthetic table and timings."""
     from synthgen.budget import PrivacyBudget
     from synthgen.synthesizers import config_by_name, fit
@@ -121,8 +122,10 @@ def run_one(synthesizer: str, epsilon: float, out: Path) -> None:
     train, _ = load_split()
     schema = load_schema()
     started = time.perf_counter()
-    model = fit(train, schema, config_by_name(synthesizer), PrivacyBudget.from_epsilon(epsilon, DELTA))
+    cpu_started = _cpu_seconds()
+    model = fit(train, schema, config_by_name(synthesizer, **(options or {})), PrivacyBudget.from_epsilon(epsilon, DELTA))
     fitted = time.perf_counter()
+    fit_cpu = _cpu_seconds() - cpu_started
     fit_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     synthetic = model.sample(rng=np.random.default_rng(1))
     done = time.perf_counter()
@@ -132,9 +135,15 @@ def run_one(synthesizer: str, epsilon: float, out: Path) -> None:
     million = time.perf_counter() - big
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out.with_suffix(".json").write_text(json.dumps({
-        "fit_s": fitted - started, "sample_s": done - fitted, "sample_1m_s": million, "peak_mb": peak_mb, "fit_peak_mb": fit_peak_mb,
+        "fit_s": fitted - started, "fit_cpu_s": fit_cpu, "load_1min": os.getloadavg()[0], "sample_s": done - fitted, "sample_1m_s": million, "peak_mb": peak_mb, "fit_peak_mb": fit_peak_mb,
         "rows": len(synthetic), "rho": model.info["budget"]["rho"],
     }))
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
 
 
 PEER_PYTHON = ROOT / "benchmarks" / ".peer-venv" / "bin" / "python"
@@ -236,17 +245,19 @@ def main() -> None:
                         help="also run SmartNoise Synth from benchmarks/.peer-venv (`make peers` creates it)")
     parser.add_argument("--peer-timeout", type=float, default=1500.0, help="seconds per SmartNoise fit")
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "out")
+    parser.add_argument("--options", type=json.loads, default=None,
+                        help='synthesizer options as JSON, e.g. \'{"estimation_iters": 50}\' (ours only)')
     parser.add_argument("--child", nargs=3, metavar=("SYNTH", "EPS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run_one(args.child[0], float(args.child[1]), Path(args.child[2]))
+        run_one(args.child[0], float(args.child[1]), Path(args.child[2]), args.options)
         return
     if args.peers and not PEER_PYTHON.exists():
         parser.error(f"--peers needs {PEER_PYTHON}; create it with `make peers`")
     args.workdir.mkdir(parents=True, exist_ok=True)
     train, holdout = load_split()
     print(f"Adult: {len(train)} train / {len(holdout)} holdout rows, delta={DELTA}, {args.repeats} fit(s) per cell")
-    header = (f"{'synthesizer':<26} {'eps':>5} {'fit s':>7} {'sample s':>8} {'1M rows s':>9} {'fit MB':>7} {'peak MB':>8} "
+    header = (f"{'synthesizer':<26} {'eps':>5} {'fit s':>7} {'fit CPU':>7} {'load':>5} {'sample s':>8} {'1M rows s':>9} {'fit MB':>7} {'peak MB':>8} "
               f"{'TVD1':>6} {'TVD2':>6} {'TVD3':>11} {'AUC':>11}")
     print(header)
     print("-" * len(header))
@@ -256,7 +267,7 @@ def main() -> None:
             vals = [x[key] for x in timings if key in x]
             return format(agg(vals), fmt) if vals else f"{'-':>{int(fmt.split('.')[0])}}"
         print(
-            f"{name:<26} {eps:>5} {t('fit_s', '7.1f')} {t('sample_s', '8.2f')} {t('sample_1m_s', '9.2f')} "
+            f"{name:<26} {eps:>5} {t('fit_s', '7.1f')} {t('fit_cpu_s', '7.1f')} {t('load_1min', '5.1f')} {t('sample_s', '8.2f')} {t('sample_1m_s', '9.2f')} "
             f"{t('fit_peak_mb', '7.0f', max)} {t('peak_mb', '8.0f', max)} "
             f"{np.mean([s['tvd1'] for s in scores]):6.3f} {np.mean([s['tvd2'] for s in scores]):6.3f} "
             f"{summarise([s['tvd3'] for s in scores]):>11} {summarise([s['auc'] for s in scores]):>11}",
@@ -271,7 +282,10 @@ def main() -> None:
             for rep in range(args.repeats):
                 out = args.workdir / f"{synthesizer}_eps{eps:g}_{rep}.parquet"
                 started = time.perf_counter()
-                proc = subprocess.run([sys.executable, __file__, "--child", synthesizer, str(eps), str(out)], capture_output=True, text=True)
+                child = [sys.executable, __file__, "--child", synthesizer, str(eps), str(out)]
+                if args.options:
+                    child += ["--options", json.dumps(args.options)]
+                proc = subprocess.run(child, capture_output=True, text=True)
                 if proc.returncode != 0:
                     print(f"{synthesizer:<26} {eps:5g} FAILED after {time.perf_counter() - started:.0f}s: {proc.stderr.strip().splitlines()[-1:]}")
                     continue

@@ -222,9 +222,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from synthgen.schema import Schema
     from synthgen.synthesizers import check_fit_inputs, config_by_name, fit
 
+    schema = Schema.load(args.schema) if args.synthesizer is None else None
+    by_default = args.synthesizer is None
+    if by_default:
+        args.synthesizer = registry.default_for(len(schema.synthesized_columns))
     config = config_by_name(args.synthesizer)
     budget = _budget_from_args(args, config.dp)
-    schema = Schema.load(args.schema)
+    schema = schema if schema is not None else Schema.load(args.schema)
     if not str(args.output).endswith(".zip") and config.dp:
         raise InvalidInputError(f"output ({args.output}) must end in .zip (a synthgen model file)")
     check_fit_inputs(schema, config, budget)  # before the private table is read
@@ -234,6 +238,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"{config.name} is a non-DP baseline and cannot be saved without pickle; use it from Python")
     if config.dp:
         schema.require_reviewed()
+    # said with the progress and the result (an error must stay one line)
+    chosen = (f" (default for {len(schema.synthesized_columns)} synthesized columns; --synthesizer chooses another)"
+              if by_default else "")
     if args.engine != "memory":
         from synthgen.engines import check_engine
         from synthgen.synthesizers import fit_file
@@ -241,7 +248,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         check_engine(args.engine, config)
         if args.strict:
             raise InvalidInputError("--strict checks the table in memory; use it with --engine memory")
-        update, close = _progress_bar(f"fit {config.name} ({args.engine})")
+        update, close = _progress_bar(f"fit {config.name}{chosen} ({args.engine})")
         try:
             model = fit_file(args.data, schema, config, budget, engine=args.engine, progress=update)
         finally:
@@ -256,7 +263,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     check_columns_present(frame, schema)
     if args.strict:
         encode(frame, schema, strict=True)
-    update, close = _progress_bar(f"fit {config.name}")
+    update, close = _progress_bar(f"fit {config.name}{chosen}")
     try:
         model = fit(frame, schema, config, budget, progress=update)
     finally:
@@ -264,7 +271,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     model.save(args.output)
     spent = model.info["budget"]["rho"]
     shown = f"epsilon {budget.epsilon(args.delta):.4g} at delta {args.delta:g}, " if args.epsilon is not None else ""
-    print(f"wrote {args.output}: {config.name} spent {shown}rho {spent:.6g}", file=sys.stderr)
+    print(f"wrote {args.output}: {config.name}{chosen} spent {shown}rho {spent:.6g}", file=sys.stderr)
     _print_owner_facts(model)
     return 0
 
@@ -370,8 +377,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit = sub.add_parser("fit", help="fit a synthesizer and save the model")
     fit.add_argument("data", help="CSV (empty cell = missing) or Parquet file")
     fit.add_argument("--schema", required=True, help="reviewed schema JSON")
-    fit.add_argument("--synthesizer", choices=[f.name for f in registry.all_facts()], default="mst",
-                     help="; ".join(f"{f.name}: {f.label}" for f in registry.all_facts()))
+    fit.add_argument("--synthesizer", choices=[f.name for f in registry.all_facts()], default=None,
+                     help=f"default: aim up to {registry.AIM_DEFAULT_MAX_COLUMNS} synthesized columns, mst above "
+                          "(decided from the schema). " + "; ".join(f"{f.name}: {f.label}, {f.tradeoff}"
+                                                                    for f in registry.all_facts()))
     fit.add_argument("--epsilon", type=_float_arg("epsilon"), help="privacy loss epsilon (with --delta)")
     fit.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
     fit.add_argument("--rho", type=_float_arg("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")

@@ -64,9 +64,22 @@ def check_column_names(table_cols: list[str], schema: Schema) -> None:
         raise SchemaError(f"unknown column {extra[0]!r}: it is in the table but not in the schema")
 
 
+def _normalised(values: pd.Series) -> pd.Series:
+    """``normalise_category`` of every value, computed once per distinct value when that is
+    safe: pandas' factorize treats 1, 1.0 and True as one value, which normalise differently,
+    so mixed object columns take the per-value path."""
+    plain = isinstance(values.dtype, np.dtype) and (
+        values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"))
+    if not plain:  # mixed objects and pandas extension dtypes (pd.NA) keep the per-value path
+        return values.map(normalise_category, na_action=None)
+    index, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([normalise_category(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(table[index], index=values.index, dtype=object)  # index -1 (missing) -> None
+
+
 def _encode_categorical(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     missing_code = len(col.categories or ()) if col.nullable else -1
-    norm = values.map(normalise_category, na_action=None)
+    norm = _normalised(values)
     if col.code_list is not None:
         # a public grouping rule applied to each value on its own: still a row-wise map
         groups: dict[str, int] = {}

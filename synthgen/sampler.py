@@ -111,7 +111,7 @@ def _normalise(joint: np.ndarray) -> np.ndarray:
     return cond
 
 
-def compile_mrf(model, cardinalities: dict[str, int]) -> CompiledSampler:
+def compile_mrf(model, cardinalities: dict[str, int], tables: dict | None = None) -> CompiledSampler:
     """Compile an mbi ``MarkovRandomField`` into a :class:`CompiledSampler`.
 
     ``cardinalities`` gives the number of *real* values of each column. OpenDP appends one extra
@@ -130,7 +130,11 @@ def compile_mrf(model, cardinalities: dict[str, int]) -> CompiledSampler:
     # The fitted model's clique marginals already cover every junction-tree node when the model
     # is a tree (MST); projecting them in NumPy avoids JAX compilations. Otherwise, run message
     # passing over the junction tree once.
-    tables = {tuple(cl): (tuple(f.domain.attrs), np.asarray(f.values, dtype=np.float64)) for cl, f in model.marginals.arrays.items()}
+    # ``tables`` (junction-tree node marginals, attrs -> (attrs, array)) may be passed by an
+    # estimator that already computed them.
+    tables = dict(tables or getattr(model, "node_tables", None) or {})
+    tables.update({tuple(cl): (tuple(f.domain.attrs), np.asarray(f.values, dtype=np.float64))
+                   for cl, f in model.marginals.arrays.items()})
     if not all(any(set(n) <= set(attrs) for attrs, _ in tables.values()) for n in nodes):
         expanded = marginal_oracles.message_passing_stable(model.potentials.expand(nodes))
         tables = {tuple(cl): (tuple(f.domain.attrs), np.asarray(f.values, dtype=np.float64)) for cl, f in expanded.arrays.items()}

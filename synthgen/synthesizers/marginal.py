@@ -89,7 +89,9 @@ def _independent_model(domain, measurements):
             table = np.ones(())
             for a in attrs:
                 table = np.multiply.outer(table, probs[a])
-            return Factor(domain.project(attrs), jnp.asarray(table * total))
+            # NumPy, not JAX: OpenDP's MST subtracts this from each exact pair count, and a JAX
+            # array there compiles a subtraction for every new shape
+            return Factor(domain.project(attrs), table * total)
 
     return _IndependentMRF(potentials=potentials, marginals=marginals, total=total)
 
@@ -128,11 +130,40 @@ def _numpy_projection_model(model):
     return _NumpyProjectionMRF(potentials=model.potentials, marginals=model.marginals, total=model.total)
 
 
+def _numpy_model(domain, measurements, potentials, iters: int):
+    """Mirror descent in NumPy (synthgen.synthesizers._numpy_md), wrapped as an mbi model whose
+    ``project`` is NumPy too. Same estimate as mbi's mirror descent up to float rounding, without
+    a JAX compilation per call. Pure post-processing of OpenDP's noisy measurements."""
+    from mbi import CliqueVector, Factor, MarkovRandomField
+
+    from synthgen.synthesizers import _numpy_md
+
+    theta, mu, beliefs, total, tree = _numpy_md.mirror_descent(domain, measurements, potentials=potentials, iters=iters)
+    cliques = list(theta)
+    potentials_out = CliqueVector(domain, cliques, {c: Factor(domain.project(c), theta[c]) for c in cliques})
+    marginals_out = CliqueVector(domain, cliques, {c: Factor(domain.project(c), mu[c]) for c in cliques})
+    marginals_of = _numpy_md.TreeMarginals(tree, beliefs, total)
+
+    class _NumpyMRF(MarkovRandomField):
+        node_tables = {n: (n, b) for n, b in beliefs.items()}  # read by compile_mrf
+
+        def project(self, attrs):
+            attrs = (attrs,) if isinstance(attrs, str) else tuple(attrs)
+            return Factor(domain.project(attrs), marginals_of.project(attrs))
+
+    return _NumpyMRF(potentials=potentials_out, marginals=marginals_out, total=total)
+
+
 def _make_estimator(
-    iters: int, on_fit: Callable[[int], None], *, numpy_projection: bool, on_iteration: Callable[[int, int], None] | None = None
+    iters: int, on_fit: Callable[[int], None], *, numpy_projection: bool, on_iteration: Callable[[int, int], None] | None = None,
+    numpy_estimation: bool = True,
 ) -> Callable[..., Any]:
     from mbi.estimation import mirror_descent
 
+    from synthgen.synthesizers import _fast_jtree, _numpy_md
+
+    # the same junction trees, faster: OpenDP's AIM sizes one for every candidate every round
+    _fast_jtree.install()
     calls = {"n": 0}
 
     def estimator(domain, loss_fn, *, potentials=None):
@@ -140,6 +171,8 @@ def _make_estimator(
         on_fit(calls["n"])
         if potentials is None and isinstance(loss_fn, list) and all(len(m.clique) <= 1 for m in loss_fn):
             return _independent_model(domain, loss_fn)
+        if numpy_estimation and isinstance(loss_fn, list) and _numpy_md.supported(loss_fn):
+            return _numpy_model(domain, loss_fn, potentials, iters)
         step = {"i": 0}
 
         def callback(_marginals) -> None:
@@ -151,6 +184,22 @@ def _make_estimator(
         return _numpy_projection_model(model) if numpy_projection else model
 
     return estimator
+
+
+def _final_model(model, marginals, config: MST | AIM):
+    """AIM's last round fitted its model with ``estimation_iters`` iterations, like every round;
+    continue that fit (warm-started, same measurements) for ``final_iters`` more, which the
+    NumPy estimator makes cheap. Post-processing of the measurements OpenDP released: no budget,
+    and the total stays the same estimate from the noisy marginals."""
+    iters = getattr(config, "final_iters", 0)
+    measurements = marginals.flatten()
+    if not iters or not measurements or not all(len(m.clique) >= 1 for m in measurements):
+        return model
+    from synthgen.synthesizers import _numpy_md
+
+    if not _numpy_md.supported(measurements):
+        return model
+    return _numpy_model(model.domain, measurements, model.potentials, iters)
 
 
 def _algorithm(config: MST | AIM, estimator, n_columns: int):
@@ -269,8 +318,9 @@ def fit_marginal_encoded(
         key_values = table.keys[col].to_list()
         if key_values[: cardinalities[col]] != list(range(cardinalities[col])):
             raise InternalError(f"OpenDP reordered the keys of column {col!r}")
-    sampler = compile_mrf(table.model, cardinalities)
-    estimated_rows = float(table.model.total)
+    model = _final_model(table.model, table.marginals, config)
+    sampler = compile_mrf(model, cardinalities)
+    estimated_rows = float(model.total)
     details = {
         "privacy_unit": (
             f"one person ({schema.privacy_unit.person_column!r}) with at most {contributions} rows"

@@ -27,6 +27,7 @@ class SynthesizerFacts:
     max_epsilon: float | None
     short_name: str = ""
     summary: str = ""
+    tradeoff: str = ""
 
     @property
     def description(self) -> str:
@@ -42,12 +43,31 @@ def facts(name: Any) -> SynthesizerFacts:
     cls = SYNTHESIZERS[name]
     return SynthesizerFacts(name=cls.name, label=cls.label, dp=bool(cls.dp),
                             max_epsilon=MAX_EPSILON if cls.dp else None, short_name=cls.short_name or cls.name,
-                            summary=cls.summary)
+                            summary=cls.summary, tradeoff=cls.tradeoff)
 
 
 def all_facts() -> tuple[SynthesizerFacts, ...]:
     """Every synthesizer, in the order front ends offer them."""
     return tuple(facts(n) for n in SYNTHESIZERS)
+
+
+#: widest table (synthesized columns) on which AIM is the default; wider tables default to MST.
+#: AIM's rounds score every pair of columns, so its time grows with the square of the width:
+#: measured on 2 cores (benchmarks/README.md), Adult's 15 columns took 19 CPU seconds and
+#: 100,000 rows × 50 columns 132 CPU seconds (311 s wall on a shared machine), inside the
+#: 10-minute target; beyond 50 columns it has not been measured, so MST is the default there.
+AIM_DEFAULT_MAX_COLUMNS = 50
+
+
+def default_for(columns: int) -> str:
+    """The synthesizer front ends preselect for a table of ``columns`` synthesized columns.
+
+    Decided from the public schema alone, never from the private rows (their number, or how
+    long a fit took, would be statistics of the table that nobody paid for), so the choice
+    reveals nothing about the data."""
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 0:
+        raise InvalidInputError(f"columns ({columns!r}) must be a non-negative integer")
+    return "aim" if columns <= AIM_DEFAULT_MAX_COLUMNS else "mst"
 
 
 def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:

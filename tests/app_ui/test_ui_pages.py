@@ -175,6 +175,17 @@ def test_owner_requests_release_and_sees_progress(platform, team, world):
     assert len(platform.list_releases(team.owner)) == 3
 
 
+def test_new_release_preselects_the_default_synthesizer_and_says_what_it_keeps(platform, team, world):
+    from synthgen.synthesizers import registry
+
+    at = _signed_in(platform, "data_owner")
+    at.switch_page(PAGE_FILES["new_release"]).run()
+    assert at.radio(key="rel_synth").value == "aim"  # the demo table is narrow
+    assert registry.facts("aim").tradeoff in texts(at)
+    at.radio(key="rel_synth").set_value("mst").run()
+    assert registry.facts("mst").tradeoff in texts(at)
+
+
 def test_overspend_is_refused_with_a_message(platform, team, world):
     at = _signed_in(platform, "data_owner")
     at.switch_page(PAGE_FILES["new_release"]).run()

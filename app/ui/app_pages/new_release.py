@@ -34,7 +34,10 @@ else:
     schema = json.loads(ds.schema_json)
     col_names = [c["name"] for c in schema.get("columns", []) if c.get("role") != "identifier"]
 
-    synth = st.radio("Synthesizer", list(SYNTHS), format_func=lambda name: SYNTHS[name].description, key="rel_synth")
+    # preselected from the public schema's width alone (AIM where its time fits, else MST)
+    synth = st.radio("Synthesizer", list(SYNTHS), index=list(SYNTHS).index(registry.default_for(len(col_names))),
+                     format_func=lambda name: SYNTHS[name].description, key="rel_synth")
+    st.caption(f"{SYNTHS[synth].short_name} {SYNTHS[synth].tradeoff}.")
     dp = SYNTHS[synth].dp
     eps = None
     eps_ok = True

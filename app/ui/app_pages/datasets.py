@@ -11,6 +11,7 @@ from app.ui.components.charts import budget_over_time
 from app.ui.components.schema_review import data_derived_values, describe
 from app.ui.components.discovery import KINDS as DISCOVERY_KINDS
 from app.ui.components.discovery import declarations_frame, declarations_from_frame
+from app.ui.components.top_k import top_k_control
 from app.ui.components.card import md
 from app.ui.components.federation import federation_panel
 from app.ui.components.schema_editor import schema_editor, schema_to_frame
@@ -206,6 +207,13 @@ elif owner:
                 st.session_state[discovered_key] = True
                 st.session_state.pop(draft_key, None)
                 st.rerun()
+
+    def _review_top_k_draft():
+        st.session_state[discovered_key] = True
+        st.session_state.pop(draft_key, None)
+        st.rerun()
+
+    top_k_control(platform, actor, ds, on_done=_review_top_k_draft)
 
     if ds.schema_draft_json:
         st.info("A schema discovered with differential privacy is waiting for your review (its budget is spent).")

@@ -45,6 +45,7 @@ def test_owner_chooses_top_k_categories_from_the_datasets_page(platform, team):
     assert "Top-k categories to choose" in shown and "After choosing the top-k categories the dataset keeps" in shown
     table = at.table[0].value
     assert list(table["Column"]) == ["Embarked"] and list(table["k"]) == [2]
+    assert "reviewed — top-k to choose" in at.dataframe[0].value.to_string()
     before = platform.budget_summary(team.owner, ds.id)
     at.number_input(key=f"top_k_eps_{ds.id}").set_value(1.0).run()
     next(b for b in at.button if b.label == BUTTON).click().run(timeout=120)

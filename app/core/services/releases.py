@@ -32,11 +32,13 @@ from app.core.releases import DOWNLOADABLE
 from app.core.reviewers import require_reviewer
 from app.core.services import schema_reviews, views
 from app.core.services.runtime import Operation, with_retries
+from app.core.services.schemas import top_k_not_chosen
 from app.core.services.inputs import require_table
 from app.core.services.types import Actor, Audience, ReleaseInfo
 from app.core.store import Dataset, Job, Membership, Release, ReleaseView, User, UserSession, lock_for_update
 from synthgen.budget import PrivacyBudget, check_delta
 from synthgen.errors import InvalidInputError
+from synthgen.schema import Schema
 from synthgen.synthesizers import registry
 
 if TYPE_CHECKING:
@@ -117,6 +119,9 @@ class Releases:
                 raise InvalidInputError(
                     f"dataset {ds.id}'s schema has no recorded review: the owner must save it as reviewed "
                     "(a schema review records who reviewed it, when and what changed) before a release")
+            pending_top_k = Schema.from_json(ds.schema_json).pending_top_k()
+            if pending_top_k:  # refused before any budget is reserved: the fit could not run
+                raise InvalidInputError(top_k_not_chosen(ds.id, pending_top_k))
             rho = None
             if dp:
                 if epsilon is None:

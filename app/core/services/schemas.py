@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from app.core.services.runtime import Runtime
 
 
+def top_k_not_chosen(dataset_id: int, columns: list[str]) -> str:
+    """Why a release of a schema with top-k columns still to choose is refused, and the way on."""
+    return (f"dataset {dataset_id}'s schema declares top_k for column(s) {', '.join(map(repr, columns))} whose "
+            "categories are not chosen yet: the owner chooses them first with 'Choose top-k categories (spends ε)' "
+            "in the schema section of the Datasets page (or 'synthgen schema top-k'), then saves the draft as "
+            "reviewed")
+
+
 def check_schema_columns(schema, columns: list[str]) -> None:
     """The schema declares exactly the table's columns."""
     missing = [n for n in schema.names if n not in columns]

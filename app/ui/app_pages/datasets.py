@@ -11,6 +11,7 @@ from app.ui.components.charts import budget_over_time
 from app.ui.components.schema_review import data_derived_values, describe
 from app.ui.components.discovery import KINDS as DISCOVERY_KINDS
 from app.ui.components.discovery import declarations_frame, declarations_from_frame
+from app.ui.components.top_k import pending_top_k, top_k_control
 from app.ui.components.card import md
 from app.ui.components.federation import federation_panel
 from app.ui.components.schema_editor import schema_editor, schema_to_frame
@@ -109,7 +110,8 @@ if not datasets:
 rows = [{"id": d.id, "Name": d.name, "Classification": d.classification,
          "Kind": f"federated ({len(d.federation['sites'])} sites)" if d.federation else "table",
          "Owner": d.owner, "Columns": len(d.columns),
-         "Schema": "reviewed" if d.schema_reviewed else ("draft — needs review" if d.schema_json else "missing"),
+         "Schema": ("reviewed — top-k to choose" if pending_top_k(d.schema_json) else "reviewed") if d.schema_reviewed
+         else ("draft — needs review" if d.schema_json else "missing"),
          "Remaining ε": round(d.budget.epsilon("remaining"), 3), "δ": f"{d.delta:.0e}",
          "Members": ", ".join(d.members)} for d in datasets]
 st.dataframe(rows, hide_index=True, width="stretch")
@@ -206,6 +208,13 @@ elif owner:
                 st.session_state[discovered_key] = True
                 st.session_state.pop(draft_key, None)
                 st.rerun()
+
+    def _review_top_k_draft():
+        st.session_state[discovered_key] = True
+        st.session_state.pop(draft_key, None)
+        st.rerun()
+
+    top_k_control(platform, actor, ds, on_done=_review_top_k_draft)
 
     if ds.schema_draft_json:
         st.info("A schema discovered with differential privacy is waiting for your review (its budget is spent).")

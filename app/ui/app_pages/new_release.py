@@ -8,6 +8,8 @@ from app.core.classification import describe as classification_line
 from app.ui import state
 from app.ui.components.budget import budget_meter, preview_after_spend
 from app.ui.components.progress import recent_releases, release_progress
+from app.ui.components.top_k import pending_top_k
+from app.core.services.schemas import top_k_not_chosen
 from synthgen.synthesizers import registry
 
 actor = state.require_actor()
@@ -78,7 +80,10 @@ else:
                        if allow_override else "it can only be rejected; its ε stays spent."))
     else:
         st.markdown("**After the evaluation** a privacy officer can only reject it: baselines are evaluation-only.")
-    if st.button("Start release", type="primary", key="rel_start", disabled=not eps_ok):
+    top_k_pending = [name for name, _k in pending_top_k(ds.schema_json)]
+    if top_k_pending:  # the service refuses the request with the same words; say it before the click
+        st.warning(top_k_not_chosen(ds.id, top_k_pending), icon=":material/filter_list:")
+    if st.button("Start release", type="primary", key="rel_start", disabled=not eps_ok or bool(top_k_pending)):
         rel = state.call(platform.request_release, actor, ds.id, synthesizer=synth, epsilon=float(eps) if dp else None,
                          rows=int(rows) or None, target=target, policy={"allow_override": bool(allow_override)})
         if rel is not None:

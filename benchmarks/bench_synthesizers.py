@@ -94,10 +94,21 @@ def as_schema_kinds(frame: pd.DataFrame) -> pd.DataFrame:
     admission_type_id are scored as categories, not quantile-binned numbers, on both sides."""
     if TABLE == "adult":
         return frame
+    from synthgen.schema_column import normalise_category
+
     out = frame.copy()
     for col in load_schema().synthesized_columns:
-        if col.kind == "categorical" and col.name in out:
-            out[col.name] = out[col.name].map(lambda v: str(v) if pd.notna(v) else None).astype(object)
+        if col.kind != "categorical" or col.name not in out:
+            continue
+        labels = set(col.categories or ())
+        mapping = {}
+        for v in out[col.name].dropna().unique():
+            if col.code_list is None or str(v) in labels:
+                mapping[v] = str(v)
+            else:  # a raw code of the real table (e.g. ICD-9 '250.83'): its public group, as the fit sees it
+                index = col.code_list.group_index(normalise_category(v))
+                mapping[v] = None if index is None else col.categories[index]
+        out[col.name] = out[col.name].map(mapping).astype(object)
     return out
 
 

@@ -53,11 +53,10 @@ import pandas as pd
 from evaluation import discretise as D
 from evaluation import risk as R
 from evaluation import utility as U
-from evaluation import values as V
 from evaluation.errors import EvaluationError
 from evaluation.policy import Policy, default_policy, judge
 from evaluation.report import EvaluationReport, Metric, combine_verdicts
-from synthgen.encoding import check_columns_present
+from synthgen.encoding import check_columns_present, encode_column
 from synthgen.errors import SchemaError
 from synthgen.schema import Column, Schema
 
@@ -406,7 +405,7 @@ def evaluate(
                                       details={"flags": ["no quasi-identifier or attribute column to use as auxiliary information"]}))
         elif secrets:
             say(0.70, "risk: inference (" + ", ".join(c.name for c in secrets) + ")")
-            strata = lambda frame, col: V.encode(col, frame[col.name])[0]
+            strata = lambda frame, col: encode_column(col, frame[col.name])[0]
             found = R.inference(
                 at_tr, at_sy, at_co, [code_of[c.name] for c in aux],
                 [R.Secret(code_of[c.name], c.kind in ("numeric", "datetime"), strata(real, c), strata(control, c)) for c in secrets],

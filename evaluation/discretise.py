@@ -30,8 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evaluation.values import encode
-from synthgen.encoding import _to_seconds
+from synthgen.encoding import _to_seconds, encode_column
 from synthgen.schema import Column
 
 EXACT_MAX_VALUES = 50
@@ -75,7 +74,7 @@ class ColumnBins:
         """Cell of every row, ``-1`` for a value the schema cannot hold (left out)."""
         col = self.column
         if self.mode == "category":
-            return encode(col, frame[col.name])[0].astype(np.int64)
+            return encode_column(col, frame[col.name])[0].astype(np.int64)
         x = numeric_values(col, frame[col.name])
         missing = np.isnan(x)
         missing_code = len(self.labels) - 1 if col.nullable else -1

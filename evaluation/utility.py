@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.discretise import Coded, ColumnBins, numeric_values
-from evaluation.values import encode, normalised
+from synthgen.encoding import encode_column, normalised
 from synthgen.schema import Column
 
 MAX_MODEL_ROWS = 10_000
@@ -164,7 +164,7 @@ def _features(frame: pd.DataFrame, columns: list[Column]) -> tuple[np.ndarray, l
             cols.append(numeric_values(col, frame[col.name]))
             is_cat.append(False)
         else:
-            codes, _ = encode(col, frame[col.name])
+            codes, _ = encode_column(col, frame[col.name])
             cols.append(np.where(codes < 0, np.nan, codes).astype(float))  # outside the schema: missing
             is_cat.append(col.cardinality <= 255)
     return np.column_stack(cols), is_cat
@@ -174,7 +174,7 @@ def _target(frame: pd.DataFrame, col: Column) -> np.ndarray:
     """Target values; NaN (a row left out) where the value is missing or outside the schema."""
     if col.kind in ("numeric", "datetime"):
         return numeric_values(col, frame[col.name])
-    codes, _ = encode(col, frame[col.name])
+    codes, _ = encode_column(col, frame[col.name])
     return np.where(codes < 0, np.nan, codes.astype(float))
 
 
@@ -265,7 +265,7 @@ def _sdm_frame(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
         if col.kind in ("numeric", "datetime"):
             out[col.name] = numeric_values(col, frame[col.name])
         else:
-            out[col.name] = normalised(frame[col.name])
+            out[col.name] = normalised(frame[col.name].reset_index(drop=True))
     return pd.DataFrame(out)
 
 

@@ -64,32 +64,45 @@ def check_column_names(table_cols: list[str], schema: Schema) -> None:
         raise SchemaError(f"unknown column {extra[0]!r}: it is in the table but not in the schema")
 
 
-def _normalised(values: pd.Series) -> pd.Series:
-    """``normalise_category`` of every value, computed once per distinct value when that is
-    safe: pandas' factorize treats 1, 1.0 and True as one value, which normalise differently,
-    so mixed object columns take the per-value path."""
-    plain = isinstance(values.dtype, np.dtype) and (
-        values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"))
-    if not plain:  # mixed objects and pandas extension dtypes (pd.NA) keep the per-value path
-        return values.map(normalise_category, na_action=None)
-    index, uniques = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([normalise_category(u) for u in uniques] + [None], dtype=object)
-    return pd.Series(table[index], index=values.index, dtype=object)  # index -1 (missing) -> None
+def _factorized(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(inverse, distinct values)`` with ``-1`` for missing rows, or None when pandas'
+    factorize would merge values that ``normalise_category`` tells apart: ``True`` equals ``1``
+    to factorize but normalises to ``"true"`` (``1`` and ``1.0`` both normalise to ``"1"``)."""
+    arr = values.to_numpy()
+    if arr.dtype == object and any(isinstance(v, (bool, np.bool_)) for v in arr):
+        return None
+    inverse, uniques = pd.factorize(arr, use_na_sentinel=True)
+    return inverse, np.asarray(uniques, dtype=object)
+
+
+def normalised(values: pd.Series) -> pd.Series:
+    """``normalise_category`` of every value (object dtype, None for missing, ``values``' index),
+    computed once per distinct value: a Python call per row costs seconds per column on large
+    tables. The results are the row-wise ones exactly (see :func:`_factorized`)."""
+    grouped = _factorized(values)
+    if grouped is None:
+        return values.map(normalise_category, na_action=None).astype(object)
+    inverse, uniques = grouped
+    out = np.array([normalise_category(u) for u in uniques] + [None], dtype=object)[inverse]
+    missing = inverse < 0
+    if missing.any():  # the kinds of missing value (None, NaN, NaT, pd.NA) normalise row by row
+        out[missing] = [normalise_category(v) for v in values.to_numpy()[missing]]
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _encode_categorical(col: Column, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     missing_code = len(col.categories or ()) if col.nullable else -1
-    norm = _normalised(values)
+    # every rule below is a row-wise map of the normalised value, so it is applied once per
+    # distinct normalised value and spread back over the rows (index -1, a missing value, -> -3)
+    inverse, distinct = pd.factorize(normalised(values).to_numpy(), use_na_sentinel=True)
     if col.code_list is not None:
-        # a public grouping rule applied to each value on its own: still a row-wise map
-        groups: dict[str, int] = {}
-        for value in set(norm.dropna()):
-            index = col.code_list.group_index(value)
-            groups[value] = -2 if index is None else index
-        codes = np.fromiter((groups[v] if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
+        # a public grouping rule applied to each value on its own
+        groups = [col.code_list.group_index(v) for v in distinct]
+        distinct_codes = [-2 if g is None else g for g in groups]
     else:
         lookup = {normalise_category(c): i for i, c in enumerate(col.categories or ())}
-        codes = np.fromiter((lookup.get(v, -2) if v is not None else -3 for v in norm), dtype=np.int64, count=len(norm))
+        distinct_codes = [lookup.get(v, -2) for v in distinct]
+    codes = np.append(np.asarray(distinct_codes, dtype=np.int64), -3)[inverse]
     if col.top_k is not None:
         # a selected top-k column: any present value outside the chosen ones is "other", its last
         # category (the categories are fixed, so this is still a row-wise map)

@@ -39,8 +39,7 @@ from evaluation.risk.anonymeter_fixes import (
     controlled_anonymeter,
 )
 from evaluation.risk.results import RiskResult
-from evaluation.values import normalised
-from synthgen.encoding import _to_seconds
+from synthgen.encoding import _to_seconds, normalised
 from synthgen.schema import Column
 
 INFERENCE_TARGET_HALF_WIDTH = 0.04

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evaluation.values import encode, normalised
-from synthgen.encoding import _to_seconds
+from synthgen.encoding import _to_seconds, encode_column, normalised
 from synthgen.schema import Column
 
 DCR_MAX_SYNTHETIC = 10_000
@@ -68,7 +67,7 @@ def dcr_features(frame: pd.DataFrame, columns: list[Column]) -> np.ndarray:
             if missing.any() or col.nullable:
                 blocks.append(missing.astype(float)[:, None])
         else:
-            codes, _ = encode(col, values)
+            codes, _ = encode_column(col, values)
             card = col.cardinality + 1
             codes = np.where(codes < 0, card - 1, codes)
             onehot = np.zeros((len(codes), card))

@@ -9,7 +9,7 @@ import pytest
 
 import synthgen.synthesizers._numpy_md as numpy_md
 from synthgen.budget import PrivacyBudget
-from synthgen.encoding import _normalised
+from synthgen.encoding import normalised
 from synthgen.errors import InvalidInputError
 from synthgen.schema import normalise_category
 from synthgen.synthesizers import AIM, config_from_dict, fit, registry
@@ -120,7 +120,7 @@ def test_cli_fit_defaults_to_aim_on_a_narrow_table(tmp_path, capsys):
     pd.Series([True, False, True]),
 ])
 def test_categories_normalised_once_per_value_equal_the_per_row_path(values):
-    assert list(_normalised(values)) == list(values.map(normalise_category, na_action=None))
+    assert list(normalised(values)) == list(values.map(normalise_category, na_action=None))
 
 
 def test_the_fast_greedy_order_is_mbis():

@@ -17,7 +17,8 @@ Rules (all documented here so that the report can cite them):
   table, exact values, schema categories), never on the schema's bins; values the schema cannot
   hold are left out of every measurement, so no output reveals that they exist. The TVD and
   association gates judge the excess over the control table, an independent real sample, whose
-  own distance (scaled to the synthetic table's size) is the sampling noise.
+  own distance (scaled to the synthetic table's size) is the sampling noise; the association
+  gate judges only the pairs associated in the real table (:data:`ASSOCIATED`).
 * **Overlap.** ``control`` must be held out from the training table ``real``. Two checks:
   (1) when both frames carry a non-default index (e.g. a ``DataFrame.sample`` split), a label present
   in both whose row is identical in both is a leaked row: refused; (2) on content, let ``o`` be the
@@ -66,6 +67,9 @@ MAX_ROWS = 100_000
 DEFAULT_N_ATTACKS = 1000
 MIN_VERDICT_ATTACKS = 100
 SINGLING_OUT_EXTENSION = 4
+#: a pair of columns counts as associated in the real table from this |Pearson| / Cramér's V on
+#: (Cohen's "small" effect); the association gate judges those pairs only
+ASSOCIATED = 0.1
 
 Progress = Callable[[float, str], None]
 
@@ -302,6 +306,19 @@ def evaluate(
         metrics.append(Metric("association_diff_excess", float(diff[iu].mean()) - ref_diff, group="utility",
                               description="mean association difference in excess of an independent real sample's (sampling noise removed)",
                               details={"reference": ref_diff}))
+        # The gate judges the pairs the real table associates. Averaged over every pair, the
+        # difference is diluted by the pairs that are independent anyway: a release with every
+        # column shuffled scored 0.022 on the 48-column hospital table (1,128 pairs) against 0.017
+        # for AIM, and 0.087 on Bank Marketing; over the associated pairs it is 0.17 and 0.20
+        # (benchmarks/README.md, "Evaluation gates"). The description carries no count: the
+        # ML-team card shows it, and which pairs are associated is a statistic of the real table.
+        d_syn, d_ref = diff[iu], np.abs(ar - aco)[iu] * scale
+        associated = np.abs(ar[iu]) >= ASSOCIATED
+        strong = float(d_syn[associated].mean() - d_ref[associated].mean()) if associated.any() else 0.0
+        metrics.append(Metric("association_diff_excess_associated", strong, group="utility",
+                              description=f"mean association difference over the pairs associated in the real table "
+                                          f"(|association| ≥ {ASSOCIATED:g}), in excess of an independent real sample's",
+                              details={"pairs": int(associated.sum()), "of_pairs": int(len(d_syn))}))
         metrics.append(Metric("association_diff_mean", float(diff[iu].mean()), group="utility",
                               description="mean |association(real) − association(synthetic)| over column pairs (Pearson / Cramér's V)"))
         worst_pair = np.unravel_index(int(np.argmax(np.where(np.triu(np.ones_like(diff), 1) > 0, diff, -1))), diff.shape)

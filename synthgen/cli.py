@@ -226,7 +226,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     by_default = args.synthesizer is None
     if by_default:
         args.synthesizer = registry.default_for(len(schema.synthesized_columns))
-    config = config_by_name(args.synthesizer)
+    if args.target is not None and args.synthesizer != "aim":
+        default = f"the default for {len(schema.synthesized_columns)} synthesized columns is " if by_default else ""
+        raise InvalidInputError(f"--target steers AIM only; {default}{args.synthesizer}: "
+                                f"add --synthesizer aim or leave --target out")
+    config = config_by_name(args.synthesizer, **({"target": args.target} if args.target is not None else {}))
     budget = _budget_from_args(args, config.dp)
     schema = schema if schema is not None else Schema.load(args.schema)
     if not str(args.output).endswith(".zip") and config.dp:
@@ -241,6 +245,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     # said with the progress and the result (an error must stay one line)
     chosen = (f" (default for {len(schema.synthesized_columns)} synthesized columns; --synthesizer chooses another)"
               if by_default else "")
+    if getattr(config, "target", None):
+        chosen += f", weighted towards {config.target!r}"
     if args.engine != "memory":
         from synthgen.engines import check_engine
         from synthgen.synthesizers import fit_file
@@ -384,6 +390,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--epsilon", type=_float_arg("epsilon"), help="privacy loss epsilon (with --delta)")
     fit.add_argument("--delta", type=_float_arg("delta"), default=1e-9, help="delta (default 1e-9)")
     fit.add_argument("--rho", type=_float_arg("rho"), help="privacy loss as rho (zCDP) instead of epsilon/delta")
+    fit.add_argument("--target", default=None,
+                     help="AIM only: the column the synthetic table will be used to predict; AIM favours the "
+                          "relations that hold it (a column name is public: no budget)")
     fit.add_argument("--strict", action="store_true", help="refuse values outside the schema instead of clipping/leaving them out")
     fit.add_argument("--engine", choices=["memory", "polars", "spark"], default="memory",
                      help="where the rows are counted: memory (pandas, default), polars (out of core, large files), "

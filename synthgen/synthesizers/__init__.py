@@ -52,6 +52,9 @@ def check_fit_inputs(schema: Schema, config: SynthesizerConfig, budget: PrivacyB
     if not isinstance(config, SynthesizerConfig):
         raise InvalidInputError(f"config ({type(config).__name__}) must be a synthesizer config such as MST()")
     schema.require_top_k_selected()  # a pending top-k column has no categories to fit
+    target = getattr(config, "target", None)
+    if target is not None and target not in {c.name for c in schema.synthesized_columns}:
+        raise InvalidInputError(f"target ({target!r}) must be a synthesized column of the schema")
     if config.dp:
         if budget is None:
             raise BudgetError(f"budget must be given for the DP synthesizer {config.name}")

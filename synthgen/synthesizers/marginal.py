@@ -202,7 +202,27 @@ def _final_model(model, marginals, config: MST | AIM):
     return _numpy_model(model.domain, measurements, model.potentials, iters)
 
 
-def _algorithm(config: MST | AIM, estimator, n_columns: int):
+def aim_workload(config: AIM, columns: list[str]):
+    """AIM's workload: every ``max_degree``-way marginal of the synthesized columns, each with
+    weight 1, except those holding ``config.target``, weighted ``config.target_weight``.
+
+    Privacy: the weights come from the config and the schema only (the target is named by a
+    person, never read off the data). OpenDP prices them: its score transformation's
+    sensitivity is the largest weight times the marginals' sensitivity, so a weight > 1 widens
+    the selection noise instead of spending more ρ (the budget split is unchanged). Without a
+    target this is exactly OpenDP's own workload for ``queries=max_degree``."""
+    from itertools import combinations
+
+    from synthgen._opendp import dp
+
+    degree = min(config.max_degree, len(columns))
+    if config.target is None:
+        return degree
+    return [dp.mbi.Count(by, config.target_weight if config.target in by else 1.0)
+            for by in combinations(columns, degree)]
+
+
+def _algorithm(config: MST | AIM, estimator, columns: list[str]):
     from synthgen._opendp import dp
     from synthgen.synthesizers._opendp_mst import SafeMST
 
@@ -214,9 +234,9 @@ def _algorithm(config: MST | AIM, estimator, n_columns: int):
     return dp.mbi.AIM(
         estimator=estimator,
         measure_split=config.measure_split,
-        queries=config.max_degree,
+        queries=aim_workload(config, columns),
         max_size=config.max_model_mb,
-        rounds=config.rounds or 4 * n_columns,
+        rounds=config.rounds or 4 * len(columns),
         oneway_split=config.oneway_share,
     )
 
@@ -298,7 +318,7 @@ def fit_marginal_encoded(
     )
     report(0.05, f"measuring with OpenDP ({config.name.upper()}, rho={budget.rho:.6g}, engine {engine})")
     started = time.monotonic()  # for the log only (see the module docstring)
-    algorithm = _algorithm(config, estimator, len(columns))
+    algorithm = _algorithm(config, estimator, [c.name for c in columns])
     if counter is not None:
         from synthgen.synthesizers._counted_aim import with_counter
 

@@ -166,3 +166,19 @@ def test_over_budget_refusal_speaks_epsilon_only(platform):
         platform.request_release(team.owner, ds.id, synthesizer="mst", epsilon=2.0)
     message = str(err.value)
     assert "ε = 2 at δ = 1e-06" in message and "ρ" not in message and "zCDP" not in message
+
+
+def test_an_aim_release_is_weighted_towards_its_target(platform):
+    team = make_team(platform)
+    ds = upload_titanic(platform, team)
+    aim = platform.request_release(team.owner, ds.id, synthesizer="aim", epsilon=0.5, target="Survived")
+    assert aim.config["target"] == "Survived" and aim.target == "Survived"
+    mst = platform.request_release(team.owner, ds.id, synthesizer="mst", epsilon=0.5, target="Survived")
+    assert "target" not in mst.config  # MST measures a spanning tree of every column; no workload to weight
+    before = platform.budget_summary(team.owner, ds.id).remaining.rho
+    for bad, why in (("PassengerId", "synthesized column"), ("Nope", "synthesized column")):
+        with pytest.raises(InvalidInputError, match=why):
+            platform.request_release(team.owner, ds.id, synthesizer="aim", epsilon=0.5, target=bad)
+    with pytest.raises(InvalidInputError, match="config target"):
+        platform.request_release(team.owner, ds.id, synthesizer="aim", epsilon=0.5, config={"target": "PassengerId"})
+    assert platform.budget_summary(team.owner, ds.id).remaining.rho == before  # refused before any reservation

@@ -72,6 +72,8 @@ def test_metric_names_are_shown_in_plain_words():
     assert verdicts.label("singling_out_univariate")[0] == "Singling out (univariate)"
     assert verdicts.label("tvd_1way_max_excess")[0] == "Single-column distributions (largest, beyond real-sample noise)"
     assert verdicts.label("tvd_1way_mean")[0] != verdicts.label("tvd_1way_max")[0]
+    assert verdicts.label("association_diff_excess_associated")[0] == (
+        "Correlations (beyond real-sample noise, associated pairs)")
     assert verdicts.label("exact_copy_excess")[0] == "Copied real rows (beyond real-sample noise)"
     for name in ("tvd_1way_mean", "dcr_share", "linkability", "epsilon", "tstr_auc_ratio", "tstr_auc_skill_ratio",
                  "ks_max", "nndr_train_mean", "association_diff_excess", "sdmetrics_quality", "trtr_auc"):

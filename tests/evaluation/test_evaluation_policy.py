@@ -25,7 +25,8 @@ def test_default_policy_has_the_issue_thresholds():
     # (calibration in benchmarks/README.md); raw TVDs and the plain AUC ratio are reported only
     assert p.rule_for("tstr_auc_skill_ratio").op == ">="
     assert p.rule_for("tvd_1way_max_excess").op == "<="
-    assert p.rule_for("association_diff_excess").op == "<="
+    assert p.rule_for("association_diff_excess_associated").bound == 0.15
+    assert p.rule_for("association_diff_excess") is None  # v4 gate, now reported only
     for reported in ("tvd_3way_mean", "tstr_auc_ratio", "tstr_auc", "trtr_auc", "nndr_train_mean"):
         assert p.rule_for(reported) is None, reported
 

@@ -45,7 +45,7 @@ def test_default_policy_passes_good_dp_release_and_fails_broken_one(small_adult,
                for m in good_r.metrics if m.verdict not in ("pass", "info")), not_passing
     assert broken_r.group_verdict("utility") == "fail"
     # dependence is what a shuffle destroys: the association and TSTR gates must catch it
-    assert broken_r.metric("association_diff_excess").verdict == "fail"
+    assert broken_r.metric("association_diff_excess_associated").verdict == "fail"
     assert broken_r.metric("tstr_auc_skill_ratio").verdict == "fail"
     # the shuffle keeps every 1-way marginal exactly
     assert broken_r.metric("tvd_1way_mean").value == 0.0

@@ -119,7 +119,8 @@ class Releases:
                 raise InvalidInputError(
                     f"dataset {ds.id}'s schema has no recorded review: the owner must save it as reviewed "
                     "(a schema review records who reviewed it, when and what changed) before a release")
-            pending_top_k = Schema.from_json(ds.schema_json).pending_top_k()
+            parsed = Schema.from_json(ds.schema_json)
+            pending_top_k = parsed.pending_top_k()
             if pending_top_k:  # refused before any budget is reserved: the fit could not run
                 raise InvalidInputError(top_k_not_chosen(ds.id, pending_top_k))
             rho = None
@@ -134,10 +135,18 @@ class Releases:
                     raise InvalidInputError(f"epsilon ({epsilon!r}) must be None for the non-DP baseline {synthesizer}")
             if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= MAX_SYNTHETIC_ROWS):
                 raise InvalidInputError(f"rows ({rows!r}) must be an integer between 1 and {MAX_SYNTHETIC_ROWS} or None")
-            names = [c["name"] for c in schema.get("columns", [])]
-            if target is not None and target not in names:
-                raise InvalidInputError(f"target ({str(target)[:60]!r}) must be a column of the schema")
-            config_dict = registry.check_options(synthesizer, {} if config is None else config)
+            synthesized = [c.name for c in parsed.synthesized_columns]
+            if target is not None and target not in synthesized:
+                raise InvalidInputError(f"target ({str(target)[:60]!r}) must be a synthesized column of the schema "
+                                        "(not an identifier)")
+            options = {} if config is None else config
+            if synthesizer == "aim" and target is not None and isinstance(options, dict) and "target" not in options:
+                # AIM weights the relations with the column the release will be judged on (public: a name)
+                options = {**options, "target": target}
+            config_dict = registry.check_options(synthesizer, options)
+            if config_dict.get("target") is not None and config_dict["target"] not in synthesized:
+                raise InvalidInputError(f"config target ({str(config_dict['target'])[:60]!r}) must be a synthesized "
+                                        "column of the schema")
             policy_dict = self._normalize_policy(policy)
             require_reviewer(s, self.rt.matrix, ds.id, op.user.id)  # before any budget is reserved
             now = self.rt.now()

@@ -67,8 +67,13 @@ else:
     c1, c2 = st.columns(2)
     rows = c1.number_input("Rows to generate (0 = the differentially private estimate of the table size)",
                            min_value=0, max_value=1_000_000, value=0, step=1000, key="rel_rows")
-    target = c2.selectbox("Evaluation target column (for the ML-utility test)", [None, *col_names],
-                          format_func=lambda c: "— none —" if c is None else c, key="rel_target")
+    target = c2.selectbox("Target column (what ML teams will predict)", [None, *col_names],
+                          format_func=lambda c: "— none —" if c is None else c, key="rel_target",
+                          help="The evaluation trains a model on the synthetic table to predict it and tests it on "
+                               "real rows. AIM also favours the relations that hold it. Naming a column spends no "
+                               "budget.")
+    if target is not None and synth == "aim":
+        c2.caption(f"AIM will favour relations with **{target}**.")
     allow_override = st.checkbox("Policy: allow a privacy officer to approve despite a failed gate (with a written "
                                  "reason)", value=False, key="rel_override", disabled=not dp)
     if dp:

@@ -69,6 +69,8 @@ def _qualifiers(name: str) -> list[str]:
             words.append(f"to {part} rows")
         elif part == "excess":
             words.append("beyond real-sample noise")
+        elif part == "associated":
+            words.append("associated pairs")
         elif part == "accuracy":
             words.append("accuracy")
     return words

@@ -314,8 +314,8 @@ def evaluate(
         # ML-team card shows it, and which pairs are associated is a statistic of the real table.
         d_syn, d_ref = diff[iu], np.abs(ar - aco)[iu] * scale
         associated = np.abs(ar[iu]) >= ASSOCIATED
-        strong = float(d_syn[associated].mean() - d_ref[associated].mean()) if associated.any() else 0.0
-        metrics.append(Metric("association_diff_excess_associated", strong, group="utility",
+        associated_excess = float(d_syn[associated].mean() - d_ref[associated].mean()) if associated.any() else 0.0
+        metrics.append(Metric("association_diff_excess_associated", associated_excess, group="utility",
                               description=f"mean association difference over the pairs associated in the real table "
                                           f"(|association| ≥ {ASSOCIATED:g}), in excess of an independent real sample's",
                               details={"pairs": int(associated.sum()), "of_pairs": int(len(d_syn))}))

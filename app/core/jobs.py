@@ -153,6 +153,8 @@ def default_pipeline(inp: JobInput) -> JobOutput:
     from evaluation.card import render_card
 
     facts = {"classification": describe_label(inp.classification)}
+    if getattr(config, "target", None):  # a public column name: both audiences may read how AIM was fitted
+        facts["AIM weighted towards"] = config.target
     return JobOutput(
         synthetic=synthetic,
         verdict=report.overall_verdict,

@@ -148,3 +148,34 @@ def test_real_mst_fit_and_evaluation(tmp_path):
         assert set(csv.data.splitlines()[0].decode().split(",")) == {"Survived", "Pclass", "Sex", "Embarked", "SibSp"}
     finally:
         p.close()
+
+
+def test_real_aim_release_is_fitted_towards_its_target(tmp_path):
+    """The dashboard's target column reaches OpenDP: the worker fits AIM with the target's pairs
+    weighted, the model records it, and both cards say so (a column name is public)."""
+    from app.core.config import Settings
+    from app.core.services import Platform
+
+    data_dir = tmp_path / "data"
+    p = Platform.open(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'synthgen.db'}",
+                               key_dir=tmp_path / "keys", eval_n_attacks=100))
+    try:
+        team = make_team(p)
+        data, schema = small_titanic()
+        ds = p.upload_dataset(team.owner, "t.csv", data, name="t", classification="internal", budget_epsilon=5.0,
+                              delta=1e-6, schema_json=schema)
+        p.add_member(team.admin, ds.id, team.officer.user_id)
+        rel = p.request_release(team.owner, ds.id, synthesizer="aim", epsilon=1.0, target="Survived",
+                                config={"rounds": 4, "estimation_iters": 30, "max_model_mb": 2.0},
+                                policy={"allow_override": True})
+        assert jobs.run_one(p) == "succeeded"
+        rel = p.get_release(team.owner, rel.id)
+        assert rel.state == "evaluated" and rel.config["target"] == "Survived"
+        for audience in ("full", "ml"):
+            card = p.get_release_card(team.officer, rel.id, audience)
+            assert "AIM weighted towards" in card and "Survived" in card
+        p.approve(team.officer, rel.id, "reviewed", override=rel.verdict != "pass")
+        manifest = p.manifest(team.owner, rel.id)
+        assert manifest["synthesizer"]["model"]["config"]["target"] == "Survived"
+    finally:
+        p.close()

@@ -20,6 +20,7 @@ from tests.synthgen.helpers import titanic, titanic_small
 BUDGET = PrivacyBudget.from_epsilon(1.0, 1e-9)
 FAST_MST = MST(estimation_iters=60)
 FAST_AIM = AIM(rounds=4, estimation_iters=30, max_model_mb=2.0)
+FAST_AIM_TARGET = AIM(rounds=4, estimation_iters=30, max_model_mb=2.0, target="Survived")
 
 
 class ReleaseSpy:
@@ -69,7 +70,7 @@ def _canaries(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", [FAST_MST, FAST_AIM], ids=["mst", "aim"])
+@pytest.mark.parametrize("config", [FAST_MST, FAST_AIM, FAST_AIM_TARGET], ids=["mst", "aim", "aim-target"])
 def test_neighbouring_datasets_give_identical_metadata(monkeypatch, config):
     frame, schema = titanic_small() if isinstance(config, AIM) else titanic()
     spy = ReleaseSpy(monkeypatch)

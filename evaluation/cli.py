@@ -29,7 +29,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--synthetic", required=True, help="synthetic table (CSV or Parquet)")
     p.add_argument("--control", required=True, help="real rows held out before fitting (CSV or Parquet)")
     p.add_argument("--schema", required=True, help="schema JSON")
-    p.add_argument("--target", default=None, help="column for train-on-synthetic / test-on-real")
+    p.add_argument("--target", default=None, help="column for train-on-synthetic / test-on-real (default: the "
+                   "column --model was fitted towards with fit --target, if any)")
     p.add_argument("--policy", default=None, help="policy file (.toml or .json); default: the shipped policy")
     p.add_argument("--model", default=None, help="model file written by 'synthgen fit': its DP accounting is used")
     p.add_argument("--delta", type=float, default=None, help="delta at which --model's rho is stated as epsilon (default 1e-9, as in fit)")
@@ -48,8 +49,9 @@ def register(subparsers) -> argparse.ArgumentParser:
 DEFAULT_DELTA = 1e-9
 
 
-def privacy_from_model(path: str, schema, delta: float | None) -> dict:
-    """The DP accounting a model file carries, as the ``privacy`` argument of ``evaluate``."""
+def privacy_from_model(path: str, schema, delta: float | None) -> tuple[dict, str | None]:
+    """The DP accounting a model file carries, as the ``privacy`` argument of ``evaluate``, and
+    the target the model was fitted towards (AIM with ``--target``), if any."""
     import math
 
     from synthgen.budget import CONVERSION, PrivacyBudget
@@ -66,8 +68,9 @@ def privacy_from_model(path: str, schema, delta: float | None) -> dict:
     if model.info.get("schema_fingerprint") != schema.fingerprint():
         raise EvaluationError(f"--model ({path!r}) was fitted with another schema than --schema ({schema.name!r})")
     rho = float((model.info.get("accounting") or {}).get("rho_consumed", model.info["budget"]["rho"]))
-    return {"rho": rho, "delta": delta, "epsilon": PrivacyBudget(rho).epsilon(delta), "conversion": CONVERSION,
-            "mechanism": str(model.info.get("synthesizer", model.config.name))}
+    privacy = {"rho": rho, "delta": delta, "epsilon": PrivacyBudget(rho).epsilon(delta), "conversion": CONVERSION,
+               "mechanism": str(model.info.get("synthesizer", model.config.name))}
+    return privacy, getattr(model.config, "target", None)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -89,7 +92,12 @@ def handle(args: argparse.Namespace) -> int:
         raise EvaluationError(f"--budget-epsilon ({args.budget_epsilon!r}) must be a positive number")
     schema = Schema.load(args.schema)
     policy = load_policy(args.policy) if args.policy else None
-    privacy = privacy_from_model(args.model, schema, args.delta) if args.model else None
+    privacy, fitted_for = privacy_from_model(args.model, schema, args.delta) if args.model else (None, None)
+    target = args.target
+    if target is None and fitted_for is not None:
+        # the model was fitted towards this column: judge the release on it unless told otherwise
+        target = fitted_for
+        print(f"--target {fitted_for} (the column the model was fitted towards)", file=sys.stderr)
     real, syn, control = read_table(args.real), read_table(args.synthetic), read_table(args.control)
     if args.privacy:
         try:
@@ -113,7 +121,7 @@ def handle(args: argparse.Namespace) -> int:
 
     try:
         report = evaluate(real, syn, control, schema, rng=np.random.default_rng(args.seed), policy=policy,
-                          target=args.target, privacy=privacy, n_attacks=args.attacks, progress=progress)
+                          target=target, privacy=privacy, n_attacks=args.attacks, progress=progress)
     finally:
         if bar is not None:
             bar.close()

@@ -60,6 +60,21 @@ def test_readme_path_reads_the_accounting_from_the_model(files, capsys):
     assert "700" not in numbers and "300" not in numbers  # the real training and control row counts
 
 
+def test_evaluate_judges_on_the_target_the_model_was_fitted_towards(files, capsys):
+    d = files
+    assert _run(d, "fit", d / "train.csv", "--schema", d / "schema.json", "--target", "married", "--epsilon", "1",
+                "-o", d / "aim.zip") == 0
+    assert _run(d, "sample", d / "aim.zip", "--seed", "1", "-o", d / "aim.csv") == 0
+    capsys.readouterr()
+    assert _run(d, "evaluate", "--real", d / "train.csv", "--synthetic", d / "aim.csv", "--control", d / "control.csv",
+                "--schema", d / "schema.json", "--model", d / "aim.zip", "--attacks", "100", "--no-progress",
+                "-o", d / "aim.json") == 0
+    assert "--target married (the column the model was fitted towards)" in capsys.readouterr().err
+    report = json.loads((d / "aim.json").read_text())
+    assert report["inputs"]["target"] == "married"
+    assert any(m["name"] == "tstr_auc_skill_ratio" for m in report["metrics"])
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--model", "missing.zip"], "--model ('missing.zip') must be a model file written by 'synthgen fit'"),
     (["--model", "x.zip", "--privacy", "p.json"], "give either --model or --privacy, not both (both state the DP accounting)"),

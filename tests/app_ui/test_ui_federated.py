@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app_ui.ui_helpers import PAGE_FILES, app_test, texts
+from tests.app_ui.ui_helpers import open_page, texts
 from tests.federated_model import SITES, model_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:streamlit")
@@ -16,21 +16,13 @@ def fed_model() -> bytes:
     return model_bytes(epsilon=1.0, colluding=1)
 
 
-def _page(platform, user, page):
-    at = app_test(platform, user)
-    at.run()
-    at.switch_page(PAGE_FILES[page]).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _site_table(at) -> str:
     return "\n".join(t.value.reset_index().to_string() for t in at.table if t.value.index.name == "Site")
 
 
 def test_dataset_page_shows_federated_across_sites_with_each_sites_part(platform, team, fed_model):
     rel = platform.register_federated(team.owner, "union.zip", fed_model, name="union", classification="internal")
-    at = _page(platform, "owner", "datasets")
+    at = open_page(platform, "owner", "datasets")
     shown = texts(at)
     assert "Federated across 3 sites" in shown and "federated (3 sites)" in shown
     table = _site_table(at)
@@ -43,7 +35,7 @@ def test_dataset_page_shows_federated_across_sites_with_each_sites_part(platform
 
 def test_officer_reviews_a_federated_release_and_approves_with_reason(platform, team, fed_model):
     rel = platform.register_federated(team.owner, "union.zip", fed_model, name="union", classification="internal")
-    at = _page(platform, "officer", "review")
+    at = open_page(platform, "officer", "review")
     shown = texts(at)
     assert "Federated across 3 sites" in shown and "not measured" in shown and "it is a federated fit" in shown
     assert all(site in _site_table(at) for site in SITES)
@@ -55,10 +47,10 @@ def test_officer_reviews_a_federated_release_and_approves_with_reason(platform, 
     at.button(key=f"approve_{rel.id}").click().run()
     assert not at.exception
     assert platform.get_release(team.officer, rel.id).state == "approved"
-    at = _page(platform, "owner", "releases")
+    at = open_page(platform, "owner", "releases")
     assert "Federated across 3 sites" in texts(at) and all(site in _site_table(at) for site in SITES)
 
 
 def test_the_owner_is_offered_the_register_form(platform, team):
-    at = _page(platform, "owner", "datasets")
+    at = open_page(platform, "owner", "datasets")
     assert "Register a federated fit" in "\n".join(e.label for e in at.expander)

@@ -8,19 +8,11 @@ import json
 
 import pytest
 
-from tests.app_ui.ui_helpers import PAGE_FILES, app_test, texts
+from tests.app_ui.ui_helpers import app_test, open_page, texts
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:streamlit")
 
 ISS = "https://login.example.org/"
-
-
-def _page(platform, user, page):
-    at = app_test(platform, user)
-    at.run()
-    at.switch_page(PAGE_FILES[page]).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_login_page_offers_the_provider_only_when_configured(platform, team, monkeypatch):
@@ -43,7 +35,7 @@ def test_login_page_offers_the_provider_only_when_configured(platform, team, mon
 
 
 def test_admin_links_an_identity_on_the_admin_page(platform, team):
-    at = _page(platform, "admin", "admin")
+    at = open_page(platform, "admin", "admin")
     ml_id = team.ml.user_id
     at.selectbox(key="admin_user").select(ml_id).run()
     form_inputs = [t for t in at.text_input if t.label in ("Issuer (iss)", "Subject (sub)")]
@@ -59,7 +51,7 @@ def test_admin_links_an_identity_on_the_admin_page(platform, team):
 def test_owner_discovers_a_schema_with_dp_from_the_datasets_page(platform, team, world):
     ds = world["dataset"]
     before = platform.budget_summary(team.owner, ds.id)
-    at = _page(platform, "owner", "datasets")
+    at = open_page(platform, "owner", "datasets")
     assert "After this discovery the dataset keeps" in texts(at)
     assert "DP schema discovery also used" not in texts(at)
     button = next(b for b in at.button if b.label.startswith("Discover schema with DP (costs ε 0.5)"))
@@ -77,13 +69,13 @@ def test_owner_discovers_a_schema_with_dp_from_the_datasets_page(platform, team,
 
 
 def test_rendering_the_audit_page_exports_nothing_and_reruns_do_not_repeat_card_views(platform, team, world):
-    at = _page(platform, "officer", "audit")
+    at = open_page(platform, "officer", "audit")
     at.run()
     assert any(b.label == "Export CSV" for b in at.get("download_button"))
     assert platform.audit_log(team.admin, action="export_audit") == []  # only a click exports (deferred)
     target = f"release:{world['pending']}"
     seen = len(platform.audit_log(team.admin, action="view_risk_report", target=target))  # the audit session's
-    review = _page(platform, "officer", "review")  # a new sign-in session: Review is also its start page
+    review = open_page(platform, "officer", "review")  # a new sign-in session: Review is also its start page
     for _ in range(3):
         review.run()
     views = platform.audit_log(team.admin, action="view_risk_report", target=target)[seen:]

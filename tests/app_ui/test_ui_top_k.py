@@ -9,7 +9,7 @@ import json
 import pytest
 
 from synthgen.budget import PrivacyBudget
-from tests.app_ui.ui_helpers import PAGE_FILES, app_test, texts, upload_titanic
+from tests.app_ui.ui_helpers import open_page, texts, upload_titanic
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:streamlit")
 
@@ -26,17 +26,9 @@ def _declare_top_k(platform, team, ds_id, column="Embarked", k=2):
     platform.update_schema(team.owner, ds_id, json.dumps(schema))
 
 
-def _page(platform, user, page):
-    at = app_test(platform, user)
-    at.run()
-    at.switch_page(PAGE_FILES[page]).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def test_owner_chooses_top_k_categories_from_the_datasets_page(platform, team):
     ds = upload_titanic(platform, team)
-    at = _page(platform, "owner", "datasets")
+    at = open_page(platform, "owner", "datasets")
     assert not any(b.label == BUTTON for b in at.button)  # no top-k declared: no control
     _declare_top_k(platform, team, ds.id)
     at.run()
@@ -66,7 +58,7 @@ def test_owner_chooses_top_k_categories_from_the_datasets_page(platform, team):
 def test_over_budget_top_k_is_one_line_and_charges_nothing(platform, team):
     ds = upload_titanic(platform, team)
     _declare_top_k(platform, team, ds.id)
-    at = _page(platform, "owner", "datasets")
+    at = open_page(platform, "owner", "datasets")
     before = platform.budget_summary(team.owner, ds.id)
     platform.set_budget(team.owner, ds.id, 1.0)
     at.number_input(key=f"top_k_eps_{ds.id}").set_value(2.0).run()
@@ -84,6 +76,6 @@ def test_release_of_a_schema_with_top_k_pending_names_the_control(platform, team
     with pytest.raises(InvalidInputError, match=r"'Embarked'.*Choose top-k categories \(spends ε\)"):
         platform.request_release(team.owner, ds.id, synthesizer="mst", epsilon=0.5)
     assert platform.budget_summary(team.owner, ds.id) == before
-    at = _page(platform, "owner", "new_release")
+    at = open_page(platform, "owner", "new_release")
     assert "Choose top-k categories (spends ε)" in texts(at)
     assert next(b for b in at.button if b.label == "Start release").disabled

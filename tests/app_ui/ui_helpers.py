@@ -91,6 +91,16 @@ def app_test(platform: Platform, username: str | None, *, timeout: float = 30):
     return at
 
 
+def open_page(platform: Platform, username: str | None, page: str):
+    """An AppTest signed in as ``username``, switched to ``page`` (a key of PAGE_FILES) and run;
+    fails on any exception the page raised."""
+    at = app_test(platform, username)
+    at.run()
+    at.switch_page(PAGE_FILES[page]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def texts(at) -> str:
     """All visible text of a run (markdown, titles, captions, alerts, metrics), for assertions."""
     parts = []

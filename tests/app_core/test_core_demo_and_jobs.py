@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -101,10 +102,11 @@ def test_worker_killed_mid_job_is_requeued_and_charged_once(platform, settings):
     assert platform.verify_audit_chain().ok
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_real_mst_fit_and_evaluation(tmp_path):
-    """Backend-independent, so it runs once (embedded SQLite) to keep the suite short."""
+@contextlib.contextmanager
+def real_pipeline_platform(tmp_path):
+    """A platform on embedded SQLite that runs the real pipeline (100 attacks), with a team and
+    the small Titanic table uploaded; the officer and the ML engineer are members. Yields
+    (platform, team, dataset). Backend-independent, so these tests run once to keep the suite short."""
     from app.core.config import Settings
     from app.core.services import Platform
 
@@ -118,6 +120,15 @@ def test_real_mst_fit_and_evaluation(tmp_path):
                              schema_json=schema)
         for a in (team.officer, team.ml):
             p.add_member(team.admin, ds.id, a.user_id)
+        yield p, team, ds
+    finally:
+        p.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_real_mst_fit_and_evaluation(tmp_path):
+    with real_pipeline_platform(tmp_path) as (p, team, ds):
         rel = p.request_release(team.owner, ds.id, synthesizer="mst", epsilon=1.0, target="Survived",
                                 config={"estimation_iters": 50}, policy={"allow_override": True})
         assert jobs.run_one(p) == "succeeded"
@@ -146,25 +157,12 @@ def test_real_mst_fit_and_evaluation(tmp_path):
         csv = p.download(team.ml, rel.id, "csv")
         assert csv.sha256 == manifest["files"]["synthetic.csv"]["sha256"]
         assert set(csv.data.splitlines()[0].decode().split(",")) == {"Survived", "Pclass", "Sex", "Embarked", "SibSp"}
-    finally:
-        p.close()
 
 
 def test_real_aim_release_is_fitted_towards_its_target(tmp_path):
     """The dashboard's target column reaches OpenDP: the worker fits AIM with the target's pairs
     weighted, the model records it, and both cards say so (a column name is public)."""
-    from app.core.config import Settings
-    from app.core.services import Platform
-
-    data_dir = tmp_path / "data"
-    p = Platform.open(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'synthgen.db'}",
-                               key_dir=tmp_path / "keys", eval_n_attacks=100))
-    try:
-        team = make_team(p)
-        data, schema = small_titanic()
-        ds = p.upload_dataset(team.owner, "t.csv", data, name="t", classification="internal", budget_epsilon=5.0,
-                              delta=1e-6, schema_json=schema)
-        p.add_member(team.admin, ds.id, team.officer.user_id)
+    with real_pipeline_platform(tmp_path) as (p, team, ds):
         rel = p.request_release(team.owner, ds.id, synthesizer="aim", epsilon=1.0, target="Survived",
                                 config={"rounds": 4, "estimation_iters": 30, "max_model_mb": 2.0},
                                 policy={"allow_override": True})
@@ -177,5 +175,3 @@ def test_real_aim_release_is_fitted_towards_its_target(tmp_path):
         p.approve(team.officer, rel.id, "reviewed", override=rel.verdict != "pass")
         manifest = p.manifest(team.owner, rel.id)
         assert manifest["synthesizer"]["model"]["config"]["target"] == "Survived"
-    finally:
-        p.close()

@@ -123,28 +123,31 @@ def test_categories_normalised_once_per_value_equal_the_per_row_path(values):
     assert list(normalised(values)) == list(values.map(normalise_category, na_action=None))
 
 
-def test_the_fast_greedy_order_is_mbis():
+def _random_domain(rng: np.random.Generator, n: int):
+    """n columns of 1-5 values each, and up to 2n random cliques of 1-4 of them."""
     from mbi import Domain
 
+    names = [f"c{i}" for i in range(n)]
+    domain = Domain(names, [int(x) for x in rng.integers(1, 6, n)])
+    cliques = [tuple(rng.choice(names, size=int(rng.integers(1, min(4, n) + 1)), replace=False))
+               for _ in range(int(rng.integers(0, 2 * n)))]
+    return names, domain, cliques
+
+
+def test_the_fast_greedy_order_is_mbis():
     from synthgen.synthesizers import _fast_jtree
 
     _fast_jtree.install()
     original = _fast_jtree._original
     rng = np.random.default_rng(0)
     for trial in range(150):
-        n = int(rng.integers(2, 14))
-        names = [f"c{i}" for i in range(n)]
-        domain = Domain(names, [int(x) for x in rng.integers(1, 6, n)])
-        cliques = [tuple(rng.choice(names, size=int(rng.integers(1, min(4, n) + 1)), replace=False))
-                   for _ in range(int(rng.integers(0, 2 * n)))]
+        names, domain, cliques = _random_domain(rng, int(rng.integers(2, 14)))
         elim = [a for a in names if rng.random() < 0.6] if trial % 3 == 0 else None
         assert _fast_jtree.greedy_order(domain, cliques, elim=None if elim is None else list(elim)) == \
             original(domain, cliques, elim=None if elim is None else list(elim))
 
 
 def test_the_fast_model_size_is_mbis():
-    from mbi import Domain
-
     from synthgen.synthesizers import _fast_jtree
 
     _fast_jtree.install()
@@ -152,11 +155,7 @@ def test_the_fast_model_size_is_mbis():
     rng = np.random.default_rng(1)
     for trial in range(200):
         n = int(rng.integers(1, 14))
-        names = [f"c{i}" for i in range(n)]
-        domain = Domain(names, [int(x) for x in rng.integers(1, 6, n)])
+        names, domain, cliques = _random_domain(rng, n)
         if trial % 4 == 0:  # trees take mbi's other path
             cliques = [(names[i], names[int(rng.integers(0, i))]) for i in range(1, n)]
-        else:
-            cliques = [tuple(rng.choice(names, size=int(rng.integers(1, min(4, n) + 1)), replace=False))
-                       for _ in range(int(rng.integers(0, 2 * n)))]
         assert _fast_jtree.hypothetical_model_size(domain, cliques) == pytest.approx(original(domain, cliques), abs=1e-12)

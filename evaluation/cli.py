@@ -49,7 +49,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 DEFAULT_DELTA = 1e-9
 
 
-def privacy_from_model(path: str, schema, delta: float | None) -> tuple[dict, str | None]:
+def accounting_from_model(path: str, schema, delta: float | None) -> tuple[dict, str | None]:
     """The DP accounting a model file carries, as the ``privacy`` argument of ``evaluate``, and
     the target the model was fitted towards (AIM with ``--target``), if any."""
     import math
@@ -92,7 +92,7 @@ def handle(args: argparse.Namespace) -> int:
         raise EvaluationError(f"--budget-epsilon ({args.budget_epsilon!r}) must be a positive number")
     schema = Schema.load(args.schema)
     policy = load_policy(args.policy) if args.policy else None
-    privacy, fitted_for = privacy_from_model(args.model, schema, args.delta) if args.model else (None, None)
+    privacy, fitted_for = accounting_from_model(args.model, schema, args.delta) if args.model else (None, None)
     target = args.target
     if target is None and fitted_for is not None:
         # the model was fitted towards this column: judge the release on it unless told otherwise

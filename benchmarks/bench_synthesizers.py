@@ -66,8 +66,8 @@ def set_table(name: str) -> None:
 
 
 def split_rows(frame: pd.DataFrame, person: str | None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """70/30 split. With a person column, whole people go to one side (as calibrate_evaluation.py
-    does), so no person's rows are on both sides and the real-holdout floor is honest."""
+    """70/30 split. With a person column, whole people go to one side, so no person's rows are on
+    both sides and the real-holdout floor is honest (calibrate_evaluation.py splits with this too)."""
     rng = np.random.default_rng(seed)
     if person is None:
         order = rng.permutation(len(frame))

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench_synthesizers import split_rows  # this script's folder is on sys.path when it runs
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"adult": "income", "titanic": "Survived", "pums_1000": "married", "breast_cancer": "diagnosis",
            "diabetes130": "readmitted", "bank_marketing": "y"}
@@ -42,16 +44,9 @@ SHOWN = ("tvd_1way_mean", "tvd_1way_max", "tvd_1way_max_excess", "tvd_2way_mean"
 
 def split(df: pd.DataFrame, schema, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """70/30 split; by person when the schema has a person column, so that no person's rows
-    are on both sides (the control table must be independent of the training table)."""
-    rng = np.random.default_rng(seed)
-    person = schema.privacy_unit.person_column
-    if person is None:
-        perm = rng.permutation(len(df))
-        n_train = int(round(0.7 * len(df)))
-        return df.iloc[perm[:n_train]].reset_index(drop=True), df.iloc[perm[n_train:]].reset_index(drop=True)
-    people = df[person].unique()
-    in_train = df[person].isin(rng.permutation(people)[:int(round(0.7 * len(people)))]).to_numpy()
-    return df[in_train].reset_index(drop=True), df[~in_train].reset_index(drop=True)
+    are on both sides (the control table must be independent of the training table). The same
+    split as the synthesizer benchmark's."""
+    return split_rows(df, schema.privacy_unit.person_column, seed)
 
 
 def _cpu() -> float:

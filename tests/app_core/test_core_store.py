@@ -42,6 +42,15 @@ def test_sqlite_foreign_keys_are_enforced(tmp_path):
     eng.dispose()
 
 
+def _insert_user_u(conn) -> None:
+    """User 'u' as a raw row: the migration tests write at old revisions, where the ORM's
+    current models do not fit the tables (the columns below exist from 0001 on)."""
+    from sqlalchemy import text
+
+    conn.execute(text("INSERT INTO users (username, role, disabled, failed_attempts, created_at) "
+                      "VALUES ('u', 'data_owner', false, 0, CURRENT_TIMESTAMP)"))
+
+
 def test_upgrade_from_0001_keeps_rows_and_downgrade_returns_to_it(db_url):
     """A database with data at the first release's schema upgrades to head (new columns get
     their defaults) and downgrades back without tripping SQLite's foreign keys."""
@@ -54,8 +63,7 @@ def test_upgrade_from_0001_keeps_rows_and_downgrade_returns_to_it(db_url):
     try:
         upgrade(eng, "0001")
         with eng.begin() as c:
-            c.execute(text("INSERT INTO users (username, role, disabled, failed_attempts, created_at) "
-                           "VALUES ('u', 'data_owner', false, 0, CURRENT_TIMESTAMP)"))
+            _insert_user_u(c)
             uid = c.execute(text("SELECT id FROM users WHERE username = 'u'")).scalar_one()
             c.execute(text("INSERT INTO datasets (name, owner_id, columns_json, budget_rho_total, delta, storage_dir, "
                            "split_seed, created_at) VALUES ('d', :u, '[]', 1.0, 1e-9, 'x', 1, CURRENT_TIMESTAMP)"),
@@ -90,8 +98,7 @@ def test_upgrade_from_0003_labels_existing_datasets_restricted(db_url):
     try:
         upgrade(eng, "0003")
         with eng.begin() as c:
-            c.execute(text("INSERT INTO users (username, role, disabled, failed_attempts, created_at) "
-                           "VALUES ('u', 'data_owner', false, 0, CURRENT_TIMESTAMP)"))
+            _insert_user_u(c)
             uid = c.execute(text("SELECT id FROM users WHERE username = 'u'")).scalar_one()
             c.execute(text("INSERT INTO datasets (name, owner_id, columns_json, budget_rho_total, delta, storage_dir, "
                            "split_seed, created_at) VALUES ('d', :u, '[]', 1.0, 1e-9, 'x', 1, CURRENT_TIMESTAMP)"),
@@ -128,8 +135,7 @@ def test_0005_adds_the_shared_login_throttle_tables_and_downgrades(db_url):
     try:
         upgrade(eng, "0004")
         with eng.begin() as c:
-            c.execute(text("INSERT INTO users (username, role, disabled, failed_attempts, created_at) "
-                           "VALUES ('u', 'data_owner', false, 0, CURRENT_TIMESTAMP)"))
+            _insert_user_u(c)
         assert "login_failures" not in inspect(eng).get_table_names()
         upgrade(eng)
         assert current_revision(eng) == head_revision()

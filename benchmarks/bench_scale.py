@@ -122,7 +122,7 @@ def stage_wide_mst(work: Path, args) -> dict:
 
 
 def stage_big_aim(work: Path, args) -> dict:
-    """AIM at ε = 1 out of core: its workload counted one marginal per scan (CountedAIM)."""
+    """AIM at ε = 1 out of core: its workload counted one marginal per scan (SizedAIM)."""
     from synthgen.schema import Schema
     from synthgen.synthesizers import AIM, fit_file
 

@@ -153,6 +153,21 @@ def _reasons(report: EvaluationReport, with_values: bool) -> list[str]:
     return out
 
 
+def _inconclusive_note(report: EvaluationReport, full: bool) -> str:
+    """What an inconclusive verdict means and what can be done about it. The control table's
+    size bounds how narrow a risk interval can be; it is a statistic of the real table's split, so
+    only the full card names it."""
+    if report.overall_verdict != "inconclusive":
+        return ""
+    note = ("Inconclusive is not a failure: the evidence for a gate is too wide to certify it either way. "
+            "A privacy officer may approve such a release with a written reason, or reject it.")
+    control_rows = report.inputs.get("control_rows")
+    if full and control_rows:
+        note += (f" Risk intervals are as narrow as the {control_rows:,} control rows allow; "
+                 "a larger held-out table narrows them.")
+    return note
+
+
 def render_card(report: EvaluationReport, audience: str = "full", *, facts: Mapping[str, Any] | None = None) -> str:
     """The release card as one self-contained HTML page (no script, no network).
 
@@ -199,6 +214,7 @@ def render_card(report: EvaluationReport, audience: str = "full", *, facts: Mapp
         overall=report.overall_verdict,
         group_verdicts={g: report.group_verdict(g) for g in ("utility", "risk") if report.by_group(g)},
         overall_reasons=_reasons(report, full),
+        inconclusive_note=_inconclusive_note(report, full),
         facts=rows,
         privacy_rows=_privacy_rows(report.privacy),
         budget_svg=_budget_svg(report.privacy),

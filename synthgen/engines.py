@@ -271,7 +271,7 @@ def fit_spark(path_or_df: Any, schema: Schema, config, budget, *, spark=None, pr
     try:
         # OpenDP needs a frame with the codes' columns to build its domain; it gets no rows,
         # because every count comes from the counter (MST and AIM with every column keyed never
-        # read the frame itself: synthgen.synthesizers._opendp_mst and _counted_aim).
+        # read the frame itself: synthgen.synthesizers._opendp_mst and _aim).
         placeholder = pl.LazyFrame({n: pl.Series(n, [], dtype=pl.Int64) for n in sizes})
         return (*fit_marginal_encoded(
             placeholder, schema, config, budget, progress=progress, engine="spark", counter=SparkCounter(encoded, list(sizes))

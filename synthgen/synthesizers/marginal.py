@@ -222,7 +222,7 @@ def aim_workload(config: AIM, columns: list[str]):
             for by in combinations(columns, degree)]
 
 
-def _algorithm(config: MST | AIM, estimator, columns: list[str]):
+def _algorithm(config: MST | AIM, estimator, columns: list[str], on_oneway_share: Callable[[float], None] | None = None):
     from synthgen._opendp import dp
     from synthgen.synthesizers._opendp_mst import SafeMST
 
@@ -231,13 +231,21 @@ def _algorithm(config: MST | AIM, estimator, columns: list[str]):
         return SafeMST(
             estimator=estimator, measure_split=config.measure_split, oneway_share=config.oneway_share, oneway="unkeyed"
         )
-    return dp.mbi.AIM(
+    from synthgen.synthesizers._aim import SizedAIM
+
+    # every column is keyed, so OpenDP's own one-way step is skipped and SizedAIM measures them,
+    # as much as the table's size calls for (synthgen.synthesizers._aim)
+    return SizedAIM(
         estimator=estimator,
         measure_split=config.measure_split,
         queries=aim_workload(config, columns),
         max_size=config.max_model_mb,
         rounds=config.rounds or 4 * len(columns),
-        oneway_split=config.oneway_share,
+        oneway="unkeyed",
+        oneway_share=config.oneway_share,
+        oneway_share_max=config.oneway_share_max,
+        oneway_target_tvd=config.oneway_target_tvd,
+        on_oneway_share=on_oneway_share,
     )
 
 
@@ -293,7 +301,7 @@ def fit_marginal_encoded(
     """Fit on already encoded codes: a Polars LazyFrame of the synthesized columns' integer codes
     (in memory or scanned from a file). With ``counter``, exact marginals are counted by another
     engine (Polars out of core, Spark; MST and AIM) and only the noisy ones are kept: see
-    synthgen.engines and synthgen.synthesizers._counted_aim. Reached through
+    synthgen.engines and synthgen.synthesizers._aim. Reached through
     ``fit`` or ``fit_file``, both of which run ``check_fit_inputs`` first."""
     report = progress or (lambda fraction, message: None)
     columns = schema.synthesized_columns
@@ -318,11 +326,12 @@ def fit_marginal_encoded(
     )
     report(0.05, f"measuring with OpenDP ({config.name.upper()}, rho={budget.rho:.6g}, engine {engine})")
     started = time.monotonic()  # for the log only (see the module docstring)
-    algorithm = _algorithm(config, estimator, [c.name for c in columns])
+    oneway_shares: list[float] = []
+    algorithm = _algorithm(config, estimator, [c.name for c in columns], oneway_shares.append)
     if counter is not None:
-        from synthgen.synthesizers._counted_aim import with_counter
+        from synthgen.synthesizers._aim import with_counter
 
-        algorithm = with_counter(algorithm, counter, config)
+        algorithm = with_counter(algorithm, counter)
     try:
         table, context = _release(data, keys, contributions, budget.rho, algorithm)
     except Exception as exc:  # noqa: BLE001 - OpenDP raises many types; all mean "budget committed, no model"
@@ -349,6 +358,8 @@ def fit_marginal_encoded(
         "contributions": contributions,
         "rho_consumed": consumed,
         "measured_cliques": [list(c) for c in table.marginals.cliques()],
+        # AIM sizes its one-way step from its own noisy row estimate (post-processing of DP output)
+        **({"oneway_share": oneway_shares[0]} if oneway_shares else {}),
         "engine": engine,
     }
     logger.info("%s fitted in %.1f s", config.name.upper(), time.monotonic() - started)

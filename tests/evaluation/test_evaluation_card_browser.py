@@ -48,6 +48,20 @@ def test_card_is_static_and_self_contained(report):
         render_card(report, "public")
 
 
+def test_an_inconclusive_card_says_what_it_means_and_the_way_forward(report):
+    from dataclasses import replace
+
+    softened = tuple(replace(m, verdict="inconclusive") if m.verdict == "fail" else m for m in report.metrics)
+    inconclusive = replace(report, metrics=softened, overall_verdict="inconclusive")
+    full, ml = render_card(inconclusive, "full"), render_card(inconclusive, "ml_team")
+    for html in (full, ml):
+        assert "Inconclusive is not a failure" in html and "approve such a release with a written reason" in html
+    control_rows = f"{report.inputs['control_rows']:,} control rows"
+    assert control_rows in full
+    assert control_rows not in ml  # the split's size is a statistic of the real table
+    assert "Inconclusive is not a failure" not in render_card(report, "full")  # this report fails
+
+
 def test_column_charts_are_worst_first_and_show_the_broken_column(report):
     columns = report.figures["columns"]
     assert [c["tvd"] for c in columns] == sorted((c["tvd"] for c in columns), reverse=True)

@@ -82,7 +82,7 @@ def test_out_of_core_engines_refuse_what_they_cannot_do(tmp_path):
     pd.DataFrame({"p": [1, 1, 1], "a": [True, False, True]}).to_csv(path, index=False)
     with pytest.raises(InvalidInputError, match="person_column"):
         encode_lazy(scan_table(path), person)
-    check_engine("spark", AIM())  # AIM counts through Spark too (synthgen.synthesizers._counted_aim)
+    check_engine("spark", AIM())  # AIM counts through Spark too (synthgen.synthesizers._aim)
     with pytest.raises(InvalidInputError, match="engine"):
         check_engine("duckdb", MST())
 

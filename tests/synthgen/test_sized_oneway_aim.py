@@ -83,3 +83,20 @@ def test_the_sizing_settings_are_validated(options, field):
 def test_the_sizing_settings_round_trip_and_the_first_share_may_be_the_last():
     config = AIM(oneway_share=0.2, oneway_share_max=0.2, oneway_target_tvd=0.1)
     assert config_from_dict(config.to_dict()) == config
+
+
+def test_the_sizing_reads_the_noisy_estimate_never_the_exact_count(monkeypatch):
+    """Privacy: the share depends on the table only through OpenDP's noisy one-way marginals.
+    Their total is continuous noise around the row count, so it never equals the exact count."""
+    import synthgen.synthesizers._aim as sized
+
+    seen = []
+    real = sized.oneway_share_needed
+    monkeypatch.setattr(sized, "oneway_share_needed", lambda *args: seen.append(args) or real(*args))
+    frame, schema = titanic_small()
+    fit(frame.iloc[:300], schema, AIM(**FAST), BUDGET)
+    (rows, stddev, first_share, cells, target, most), = seen
+    assert rows != 300 and abs(rows - 300) < 6 * stddev  # an estimate within its noise, not the count
+    assert stddev > 10  # ρ/10 over five columns at ε = 1: tens of rows of noise per cell
+    assert (first_share, target, most) == (0.1, 0.05, 0.5)
+    assert cells == [c.cardinality for c in schema.synthesized_columns]  # from the schema

@@ -33,16 +33,14 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
-from opendp._internal import _make_transformation, _new_pure_function
+from opendp._internal import _new_pure_function
 from opendp.combinators import make_adaptive_composition, make_fully_adaptive_composition, make_privacy_filter
 from opendp.extras.mbi._aim import AIM as _OpenDPAIM
 from opendp.extras.mbi._aim import _expand_queries, _make_aim_marginal
-from opendp.extras.mbi._utilities import (
-    get_associated_metric, get_cardinalities, make_noise_marginals, make_stable_marginals, prior,
-)
+from opendp.extras.mbi._utilities import get_cardinalities, make_noise_marginals, prior
 
 from synthgen._opendp import SLACK
-from synthgen.synthesizers._opendp_mst import fast_chain
+from synthgen.synthesizers._opendp_mst import fast_chain, stable_marginals
 
 
 def oneway_share_needed(estimated_rows: float, noise_stddev: float, first_share: float, cardinalities: Sequence[int],
@@ -90,16 +88,7 @@ class SizedAIM(_OpenDPAIM):
         algorithm = replace(self, queries=queries)
         columns = list(input_domain.columns)
         cliques = list(dict.fromkeys([(c,) for c in columns] + [q.by for q in queries]))
-        t_marginals = make_stable_marginals(input_domain, input_metric, get_associated_metric(output_measure), cliques)
-        # OpenDP's key sets carry one extra key for null (never used by our codes): table shapes
-        # come from OpenDP's domain, as in SafeMST
-        sizes = dict(get_cardinalities(input_domain))
-        if self.counter is not None:
-            count = self.counter
-            t_marginals = _make_transformation(
-                *t_marginals.input_space, *t_marginals.output_space,
-                function=lambda _placeholder: count(cliques, sizes), stability_map=t_marginals.map,
-            )
+        t_marginals = stable_marginals(input_domain, input_metric, output_measure, cliques, self.counter)
         d_marginals = t_marginals.map(d_in)
         space = t_marginals.output_space
         budget = d_out * (1.0 - SLACK)
@@ -108,6 +97,7 @@ class SizedAIM(_OpenDPAIM):
         oneway = [(c,) for c in columns]
         rounds = algorithm.rounds or (16 * len(columns))
         # the real cells of each column (without OpenDP's unused null key), for the sizing rule
+        sizes = get_cardinalities(input_domain)
         cells = [max(1, int(sizes[c]) - 1) for c in columns]
 
         def measure_oneways(qbl, d: float):
@@ -121,13 +111,13 @@ class SizedAIM(_OpenDPAIM):
                                         self.oneway_target_tvd, self.oneway_share_max)
             # OpenDP 0.16's AIM rounds, on what is left after the one-way step
             inner = qbl(make_privacy_filter(make_fully_adaptive_composition(*space, output_measure), d_in=d_marginals, d_out=d_rounds))
-            d_more = min(budget * (share - self.oneway_share), d_rounds * 0.999)
+            d_more = max(0.0, min(budget * (share - self.oneway_share), d_rounds * 0.999))
             if self.on_oneway_share is not None:
-                self.on_oneway_share(self.oneway_share + max(d_more, 0.0) / budget)
+                self.on_oneway_share(self.oneway_share + d_more / budget)
             if d_more > 0:
                 current_marginals = current_marginals.add(*measure_oneways(inner, d_more))
                 current_model = self.estimator(model.domain, current_marginals.flatten(), potentials=None)
-            d_left = d_rounds - max(d_more, 0.0)
+            d_left = d_rounds - d_more
             d_step, d_spent = d_left / rounds, 0.0
             while d_step:
                 m_step = _make_aim_marginal(
@@ -140,7 +130,7 @@ class SizedAIM(_OpenDPAIM):
                 if not significant:
                     d_step *= 4
                 spent = inner.privacy_loss(d_marginals)
-                d_spent = spent - max(d_more, 0.0)  # by the rounds, for the size cap's growth
+                d_spent = spent - d_more  # by the rounds, for the size cap's growth
                 # what is left is read off OpenDP's odometer, never recomputed from our own sums:
                 # floating-point rounding there once asked the filter for one ulp too many
                 d_step = min(d_step, max(prior(d_rounds - spent), 0))
@@ -148,8 +138,3 @@ class SizedAIM(_OpenDPAIM):
 
         m_all = make_adaptive_composition(*space, output_measure, d_in=d_marginals, d_mids=[d_oneway, d_rounds])
         return t_marginals >> m_all >> _new_pure_function(function)
-
-
-def with_counter(algorithm, counter):
-    """The algorithm ``_algorithm`` built (SafeMST or SizedAIM), counting through ``counter``."""
-    return replace(algorithm, counter=counter)

@@ -59,6 +59,24 @@ def fast_chain(make: Callable[[float], Any], d_in: Any, d_out: float) -> Any:
     return binary_search_chain(make, d_in=d_in, d_out=d_out, T=float)
 
 
+def stable_marginals(input_domain, input_metric, output_measure, cliques: list[tuple[str, ...]], counter=None):
+    """OpenDP's stable transformation counting ``cliques``; with ``counter``, the same
+    transformation whose *function* is ``counter(cliques, sizes)`` (an external engine: Polars out
+    of core, Spark). Its stability map stays OpenDP's, so the accounting is unchanged. OpenDP's key
+    sets carry one extra key for null (never used by our codes), so the table shapes ``sizes`` are
+    taken from OpenDP's domain, not from the schema."""
+    from opendp.extras.mbi._utilities import get_cardinalities
+
+    t_marginals = make_stable_marginals(input_domain, input_metric, get_associated_metric(output_measure), cliques)
+    if counter is None:
+        return t_marginals
+    sizes = dict(get_cardinalities(input_domain))
+    return _make_transformation(
+        *t_marginals.input_space, *t_marginals.output_space,
+        function=lambda _placeholder: counter(cliques, sizes), stability_map=t_marginals.map,
+    )
+
+
 def _make_select(input_domain, input_metric, output_measure, d_in, d_out, edges, model, num_selections):
     """OpenDP 0.16's ``_make_mst_select`` with slack in the split and closed-form scales."""
     from scipy.cluster.hierarchy import DisjointSet
@@ -121,18 +139,7 @@ class SafeMST(_OpenDPMST):
         columns = list(input_domain.columns)
         oneway = [(c,) for c in columns]
         edges = list(itertools.combinations(columns, 2))
-        lp_metric = get_associated_metric(output_measure)
-        t_marginals = make_stable_marginals(input_domain, input_metric, lp_metric, oneway + edges)
-        if self.counter is not None:
-            from opendp.extras.mbi._utilities import get_cardinalities
-
-            # OpenDP's key sets carry one extra key for null (never used by our codes), so the
-            # table shapes are taken from OpenDP's domain, not from the schema
-            cliques, count, sizes = oneway + edges, self.counter, dict(get_cardinalities(input_domain))
-            t_marginals = _make_transformation(
-                *t_marginals.input_space, *t_marginals.output_space,
-                function=lambda _placeholder: count(cliques, sizes), stability_map=t_marginals.map,
-            )
+        t_marginals = stable_marginals(input_domain, input_metric, output_measure, oneway + edges, self.counter)
         d_marginals = t_marginals.map(d_in)
         space = t_marginals.output_space
 

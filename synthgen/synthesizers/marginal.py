@@ -329,9 +329,10 @@ def fit_marginal_encoded(
     oneway_shares: list[float] = []
     algorithm = _algorithm(config, estimator, [c.name for c in columns], oneway_shares.append)
     if counter is not None:
-        from synthgen.synthesizers._aim import with_counter
+        from dataclasses import replace
 
-        algorithm = with_counter(algorithm, counter)
+        # SafeMST and SizedAIM both count through ``counter`` when one is given
+        algorithm = replace(algorithm, counter=counter)
     try:
         table, context = _release(data, keys, contributions, budget.rho, algorithm)
     except Exception as exc:  # noqa: BLE001 - OpenDP raises many types; all mean "budget committed, no model"
